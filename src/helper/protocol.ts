@@ -1,0 +1,168 @@
+/**
+ * The TS side of the helper protocol (docs/protocol.md). Mirrors native/include/protocol.h; a unit test
+ * parses the header and checks that every number here matches.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+export const Frame = { PLAN: 1, CONTINUE: 2, ABORT: 3, EVENT: 16 } as const;
+
+export const ArgTag = { U32: 1, U64: 2, STR: 3, STRLIST: 4 } as const;
+
+export const Base = { HOST: 0, ROOTFS: 1 } as const;
+export type BaseValue = (typeof Base)[keyof typeof Base];
+
+export const ParentMode = { EXIT: 0, WAIT: 1 } as const;
+
+export const TargetKind = { EXISTING: 0, DIR: 1, FILE: 2 } as const;
+
+export const Op = {
+  SETNS: 1,
+  UNSHARE: 2,
+  WRITE_FILE: 3,
+  CONNECT_CONSOLE: 4,
+  OPEN_FIFO: 5,
+  CLONE: 6,
+  SYNC: 7,
+  SETID: 8,
+  SET_ROOTFS: 9,
+  MOUNT: 10,
+  REMOUNT: 11,
+  PROPAGATION: 12,
+  MKNOD: 13,
+  SYMLINK: 14,
+  PIVOT_ROOT: 15,
+  MOVE_ROOT: 16,
+  MASK_PATH: 17,
+  READONLY_PATH: 18,
+  SETHOSTNAME: 19,
+  SETDOMAINNAME: 20,
+  RUN_HOOK: 21,
+  CONSOLE: 22,
+  READY: 23,
+  WAIT_START: 24,
+  SETRLIMIT: 25,
+  PERSONALITY: 26,
+  UMASK: 27,
+  NO_NEW_PRIVS: 28,
+  KEEPCAPS: 29,
+  SETUSER: 30,
+  CAPS: 31,
+  SECCOMP: 32,
+  CHDIR: 33,
+  LOOKUP_EXEC: 34,
+  FDMAP: 35,
+  CLOSE_FDS: 36,
+  EXEC: 37,
+  SETSID: 38,
+  BIND_DEVICE: 40,
+  MKDIR: 41,
+} as const;
+export type OpName = keyof typeof Op;
+
+/** One argument value, tagged so the helper can check it. */
+export type Arg =
+  | { t: 'u32'; v: number }
+  | { t: 'u64'; v: bigint }
+  | { t: 'str'; v: string }
+  | { t: 'strlist'; v: readonly string[] };
+
+export const u32 = (v: number): Arg => ({ t: 'u32', v });
+export const u64 = (v: bigint | number): Arg => ({ t: 'u64', v: BigInt(v) });
+export const str = (v: string): Arg => ({ t: 'str', v });
+export const strlist = (v: readonly string[]): Arg => ({ t: 'strlist', v });
+
+/** One step of a plan; `what` is the human description used when the step fails. */
+export interface Step {
+  op: OpName;
+  args: Arg[];
+  what: string;
+}
+
+/** Encodes a plan into the PLAN frame payload. */
+export function encodePlan(steps: readonly Step[]): Buffer {
+  const parts: Buffer[] = [];
+  const head = Buffer.alloc(8);
+  head.writeUInt32LE(PROTOCOL_VERSION, 0);
+  head.writeUInt32LE(steps.length, 4);
+  parts.push(head);
+  for (const step of steps) {
+    const args = Buffer.concat(step.args.map(encodeArg));
+    const opHead = Buffer.alloc(8);
+    opHead.writeUInt16LE(Op[step.op], 0);
+    opHead.writeUInt16LE(0, 2);
+    opHead.writeUInt32LE(args.length, 4);
+    parts.push(opHead, args);
+  }
+  return Buffer.concat(parts);
+}
+
+function encodeString(s: string): Buffer {
+  const bytes = Buffer.from(s, 'utf8');
+  if (bytes.includes(0)) throw new Error(`string contains a NUL byte: ${JSON.stringify(s.slice(0, 40))}`);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(bytes.length, 0);
+  return Buffer.concat([len, bytes]);
+}
+
+function encodeArg(arg: Arg): Buffer {
+  switch (arg.t) {
+    case 'u32': {
+      const b = Buffer.alloc(5);
+      b.writeUInt8(ArgTag.U32, 0);
+      b.writeUInt32LE(arg.v >>> 0, 1);
+      return b;
+    }
+    case 'u64': {
+      const b = Buffer.alloc(9);
+      b.writeUInt8(ArgTag.U64, 0);
+      b.writeBigUInt64LE(BigInt.asUintN(64, arg.v), 1);
+      return b;
+    }
+    case 'str':
+      return Buffer.concat([Buffer.from([ArgTag.STR]), encodeString(arg.v)]);
+    case 'strlist': {
+      const head = Buffer.alloc(5);
+      head.writeUInt8(ArgTag.STRLIST, 0);
+      head.writeUInt32LE(arg.v.length, 1);
+      return Buffer.concat([head, ...arg.v.map(encodeString)]);
+    }
+  }
+}
+
+/** Wraps a payload into a ctl frame. */
+export function encodeFrame(kind: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const head = Buffer.alloc(5);
+  head.writeUInt32LE(payload.length + 1, 0);
+  head.writeUInt8(kind, 4);
+  return Buffer.concat([head, payload]);
+}
+
+/** Events the helper sends. */
+export type HelperEvent =
+  | { type: 'pid'; pid: number }
+  | { type: 'sync'; name: string }
+  | { type: 'ready' }
+  | { type: 'exit'; status?: number; signal?: number }
+  | { type: 'error'; step: number; op: string; errno: number; message: string };
+
+/** Incremental frame decoder for the helper -> TS direction. */
+export class FrameDecoder {
+  private buf = Buffer.alloc(0);
+
+  /** Feeds bytes; returns every complete EVENT frame decoded so far. */
+  push(chunk: Buffer): HelperEvent[] {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    const out: HelperEvent[] = [];
+    while (this.buf.length >= 5) {
+      const len = this.buf.readUInt32LE(0);
+      if (this.buf.length < 4 + len) break;
+      const kind = this.buf.readUInt8(4);
+      const payload = this.buf.subarray(5, 4 + len);
+      this.buf = this.buf.subarray(4 + len);
+      if (kind !== Frame.EVENT) throw new Error(`helper sent an unexpected frame kind ${kind}`);
+      out.push(JSON.parse(payload.toString('utf8')) as HelperEvent);
+    }
+    return out;
+  }
+}
