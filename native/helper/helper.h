@@ -52,7 +52,9 @@ struct ctx {
 };
 
 /* Channels (io.c). */
-int ctl_send_event (struct ctx *c, const char *json);          /* one EVENT frame */
+/* Sends one EVENT frame and waits (bounded) until the peer has read it, so an exit right after cannot
+ * overtake the event. */
+int ctl_send_event (struct ctx *c, const char *json);
 int ctl_read_frame (struct ctx *c, uint8_t *kind, uint8_t **payload, size_t *len, struct herr *err);
 void log_debug (struct ctx *c, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 /* Appends s to out as a JSON string literal (with quotes); out has room for outlen bytes. */

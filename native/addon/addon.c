@@ -1,0 +1,362 @@
+/*
+ * stasis_native: the few syscalls Node has no API for, exposed to TypeScript through N-API.
+ *
+ * Everything here is a thin, blocking wrapper; policy (what to lock, which fds to pass) stays in TypeScript.
+ * Blocking the event loop is acceptable: these calls are short (flock on a state file) or happen while the
+ * runtime has nothing else to do (waiting for CRIU's next RPC message).
+ *
+ * Errors become JS Error objects with `code` = errno name ("EAGAIN"), `errno` = positive errno number and
+ * `syscall` = the failing call.
+ */
+#define _GNU_SOURCE
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Upper bound on fds carried by one message; CRIU sends at most one per notify. */
+#define MAX_FDS 64
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+/* Throws an Error for errno value `err` raised by `syscall_name`. Always returns NULL for convenience. */
+static napi_value throw_errno(napi_env env, const char *syscall_name, int err) {
+  const char *name = strerrorname_np(err);
+  char code_buf[16];
+  if (name == NULL) {
+    snprintf(code_buf, sizeof code_buf, "E%d", err);
+    name = code_buf;
+  }
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s (%s)", syscall_name, strerror(err), name);
+  /* Message style of the project: lower-case first letter. */
+  size_t off = strlen(syscall_name) + 2;
+  if (off < sizeof msg && msg[off] >= 'A' && msg[off] <= 'Z') msg[off] = (char)(msg[off] - 'A' + 'a');
+
+  napi_value code, message, error, errno_val, syscall_val;
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, code, message, &error);
+  napi_create_int32(env, err, &errno_val);
+  napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &syscall_val);
+  napi_set_named_property(env, error, "errno", errno_val);
+  napi_set_named_property(env, error, "syscall", syscall_val);
+  napi_throw(env, error);
+  return NULL;
+}
+
+/* Throws a TypeError about a bad argument. */
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return NULL;
+}
+
+/* Reads a JS number as int32; on failure throws a TypeError naming `what` and returns 0. */
+static int get_int(napi_env env, napi_value v, const char *what, int32_t *out) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s must be a number", what);
+    throw_type(env, msg);
+    return 0;
+  }
+  napi_get_value_int32(env, v, out);
+  return 1;
+}
+
+/* Gets exactly `want` arguments (missing ones are undefined and fail their type check). */
+static void get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  for (size_t i = argc; i < want; i++) napi_get_undefined(env, &argv[i]);
+}
+
+static napi_value make_int(napi_env env, int32_t v) {
+  napi_value out;
+  napi_create_int32(env, v, &out);
+  return out;
+}
+
+/* flock(fd, op): op is a combination of LOCK_SH/LOCK_EX/LOCK_UN and LOCK_NB. Retries on EINTR. */
+static napi_value js_flock(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd, op;
+  get_args(env, info, 2, argv);
+  if (!get_int(env, argv[0], "fd", &fd) || !get_int(env, argv[1], "op", &op)) return NULL;
+  int rc;
+  do rc = flock(fd, op);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) return throw_errno(env, "flock", errno);
+  return NULL;
+}
+
+/* seqpacketPair() -> [fd, fd]: a connected SOCK_SEQPACKET pair, both ends close-on-exec. */
+static napi_value js_seqpacket_pair(napi_env env, napi_callback_info info) {
+  (void)info;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return throw_errno(env, "socketpair", errno);
+  napi_value arr;
+  napi_create_array_with_length(env, 2, &arr);
+  napi_set_element(env, arr, 0, make_int(env, sv[0]));
+  napi_set_element(env, arr, 1, make_int(env, sv[1]));
+  return arr;
+}
+
+/*
+ * Reads an optional array of fds into out[]; returns the count, or -1 after throwing.
+ * undefined/null means no fds.
+ */
+static int get_fd_array(napi_env env, napi_value v, int *out) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_undefined || t == napi_null) return 0;
+  bool is_array = false;
+  napi_is_array(env, v, &is_array);
+  if (!is_array) {
+    throw_type(env, "fds must be an array of numbers");
+    return -1;
+  }
+  uint32_t n;
+  napi_get_array_length(env, v, &n);
+  if (n > MAX_FDS) {
+    throw_type(env, "fds has too many entries");
+    return -1;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    napi_get_element(env, v, i, &e);
+    if (!get_int(env, e, "fds[i]", &out[i])) return -1;
+  }
+  return (int)n;
+}
+
+/* Sends data + fds (SCM_RIGHTS) as one message on socket fd. Retries on EINTR. */
+static ssize_t send_with_fds(int fd, const void *data, size_t len, const int *fds, int nfds) {
+  char dummy = 0;
+  struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+  /* A stream socket needs at least one byte of data for the control message to travel. */
+  if (len == 0 && nfds > 0) {
+    iov.iov_base = &dummy;
+    iov.iov_len = 1;
+  }
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+    struct cmsghdr align;
+  } ctl;
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (nfds > 0) {
+    memset(&ctl, 0, sizeof ctl);
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+  }
+  ssize_t rc;
+  do rc = sendmsg(fd, &msg, MSG_NOSIGNAL);
+  while (rc < 0 && errno == EINTR);
+  return rc;
+}
+
+/* sendMsg(fd, buffer, fds?) -> bytes sent. */
+static napi_value js_send_msg(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t fd;
+  get_args(env, info, 3, argv);
+  if (!get_int(env, argv[0], "fd", &fd)) return NULL;
+  bool is_buf = false;
+  napi_is_buffer(env, argv[1], &is_buf);
+  if (!is_buf) return throw_type(env, "data must be a Buffer");
+  void *data;
+  size_t len;
+  napi_get_buffer_info(env, argv[1], &data, &len);
+  int fds[MAX_FDS];
+  int nfds = get_fd_array(env, argv[2], fds);
+  if (nfds < 0) return NULL;
+  ssize_t rc = send_with_fds(fd, data, len, fds, nfds);
+  if (rc < 0) return throw_errno(env, "sendmsg", errno);
+  return make_int(env, (int32_t)rc);
+}
+
+/*
+ * recvMsg(fd, maxBytes) -> {data: Buffer, fds: number[]}. Blocks until one message arrives; received fds
+ * are close-on-exec. A message larger than maxBytes (or carrying more than MAX_FDS fds) is an error
+ * (EMSGSIZE), and any fds that did arrive are closed so they do not leak.
+ */
+static napi_value js_recv_msg(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd, max;
+  get_args(env, info, 2, argv);
+  if (!get_int(env, argv[0], "fd", &fd) || !get_int(env, argv[1], "maxBytes", &max)) return NULL;
+  if (max <= 0) return throw_type(env, "maxBytes must be positive");
+  char *buf = malloc((size_t)max);
+  if (buf == NULL) return throw_errno(env, "malloc", ENOMEM);
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+    struct cmsghdr align;
+  } ctl;
+  struct iovec iov = {.iov_base = buf, .iov_len = (size_t)max};
+  struct msghdr msg;
+  ssize_t n;
+  do {
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = sizeof ctl.buf;
+    n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    int err = errno;
+    free(buf);
+    return throw_errno(env, "recvmsg", err);
+  }
+
+  int fds[MAX_FDS];
+  int nfds = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    for (int i = 0; i < count && nfds < MAX_FDS; i++) memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+  }
+  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+    for (int i = 0; i < nfds; i++) close(fds[i]);
+    free(buf);
+    return throw_errno(env, "recvmsg", EMSGSIZE);
+  }
+
+  napi_value out, data, fd_arr;
+  napi_create_buffer_copy(env, (size_t)n, buf, NULL, &data);
+  free(buf);
+  napi_create_array_with_length(env, (size_t)nfds, &fd_arr);
+  for (int i = 0; i < nfds; i++) napi_set_element(env, fd_arr, (uint32_t)i, make_int(env, fds[i]));
+  napi_create_object(env, &out);
+  napi_set_named_property(env, out, "data", data);
+  napi_set_named_property(env, out, "fds", fd_arr);
+  return out;
+}
+
+/*
+ * sendFdToUnixSocket(path, fd, name): connects to the unix stream socket at path and sends fd with `name`
+ * as the payload (the --console-socket convention: the receiver learns the terminal's name), then closes
+ * the connection.
+ */
+static napi_value js_send_fd_to_unix_socket(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t fd;
+  get_args(env, info, 3, argv);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  size_t plen;
+  if (napi_get_value_string_utf8(env, argv[0], addr.sun_path, sizeof addr.sun_path, &plen) != napi_ok)
+    return throw_type(env, "path must be a string");
+  if (plen >= sizeof addr.sun_path - 1) return throw_errno(env, "connect", ENAMETOOLONG);
+  if (!get_int(env, argv[1], "fd", &fd)) return NULL;
+  char name[4096];
+  size_t nlen;
+  if (napi_get_value_string_utf8(env, argv[2], name, sizeof name, &nlen) != napi_ok)
+    return throw_type(env, "name must be a string");
+
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return throw_errno(env, "socket", errno);
+  int rc;
+  do rc = connect(sock, (struct sockaddr *)&addr, sizeof addr);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) {
+    int err = errno;
+    close(sock);
+    return throw_errno(env, "connect", err);
+  }
+  if (send_with_fds(sock, name, nlen, &fd, 1) < 0) {
+    int err = errno;
+    close(sock);
+    return throw_errno(env, "sendmsg", err);
+  }
+  close(sock);
+  return NULL;
+}
+
+/* pidfdOpen(pid) -> fd: a pidfd (close-on-exec by definition) for a live process. */
+static napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t pid;
+  get_args(env, info, 1, argv);
+  if (!get_int(env, argv[0], "pid", &pid)) return NULL;
+  long fd = syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  if (fd < 0) return throw_errno(env, "pidfd_open", errno);
+  return make_int(env, (int32_t)fd);
+}
+
+/* clearCloexec(fd): lets fd survive exec, so a child (CRIU) can inherit it at the same number. */
+static napi_value js_clear_cloexec(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  get_args(env, info, 1, argv);
+  if (!get_int(env, argv[0], "fd", &fd)) return NULL;
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0) return throw_errno(env, "fcntl", errno);
+  if ((flags & FD_CLOEXEC) && fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0) return throw_errno(env, "fcntl", errno);
+  return NULL;
+}
+
+/*
+ * waitPid(pid, noHang) -> {pid, code, signal} | null: reaps a child Node did not spawn itself, such as a
+ * tree CRIU restored with rst_sibling (it becomes our child). null when noHang and the child still runs.
+ */
+static napi_value js_wait_pid(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t pid;
+  bool no_hang = false;
+  get_args(env, info, 2, argv);
+  if (!get_int(env, argv[0], "pid", &pid)) return NULL;
+  napi_get_value_bool(env, argv[1], &no_hang); /* undefined stays false */
+  int status = 0;
+  pid_t rc;
+  do rc = waitpid(pid, &status, no_hang ? WNOHANG : 0);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) return throw_errno(env, "waitpid", errno);
+  napi_value out, nul;
+  napi_get_null(env, &nul);
+  if (rc == 0) return nul;
+  napi_create_object(env, &out);
+  napi_set_named_property(env, out, "pid", make_int(env, rc));
+  napi_set_named_property(env, out, "code", WIFEXITED(status) ? make_int(env, WEXITSTATUS(status)) : nul);
+  napi_set_named_property(env, out, "signal", WIFSIGNALED(status) ? make_int(env, WTERMSIG(status)) : nul);
+  return out;
+}
+
+static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
+  napi_value fn;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
+  napi_set_named_property(env, exports, name, fn);
+}
+
+NAPI_MODULE_INIT() {
+  export_fn(env, exports, "flock", js_flock);
+  export_fn(env, exports, "seqpacketPair", js_seqpacket_pair);
+  export_fn(env, exports, "sendMsg", js_send_msg);
+  export_fn(env, exports, "recvMsg", js_recv_msg);
+  export_fn(env, exports, "sendFdToUnixSocket", js_send_fd_to_unix_socket);
+  export_fn(env, exports, "pidfdOpen", js_pidfd_open);
+  export_fn(env, exports, "clearCloexec", js_clear_cloexec);
+  export_fn(env, exports, "waitPid", js_wait_pid);
+  /* The flock operation bits, so TypeScript does not hard-code them. */
+  napi_set_named_property(env, exports, "LOCK_SH", make_int(env, LOCK_SH));
+  napi_set_named_property(env, exports, "LOCK_EX", make_int(env, LOCK_EX));
+  napi_set_named_property(env, exports, "LOCK_NB", make_int(env, LOCK_NB));
+  napi_set_named_property(env, exports, "LOCK_UN", make_int(env, LOCK_UN));
+  return exports;
+}

@@ -1,0 +1,68 @@
+/**
+ * The only place the cgroup library touches the filesystem. Drivers take a CgroupFs so unit tests can
+ * record every write and emulate kernel behaviour on a temp-dir fixture tree.
+ */
+import { constants, promises as fsp } from 'node:fs';
+
+/** One directory entry as the drivers need it. */
+export interface DirEntry {
+  name: string;
+  isDirectory: boolean;
+}
+
+/** Minimal filesystem surface used by the cgroup drivers. */
+export interface CgroupFs {
+  /** Whole file as text. */
+  readFile(path: string): Promise<string>;
+  /** Write `value` in one write(2), without O_CREAT: a missing control file must fail with ENOENT. */
+  writeFile(path: string, value: string): Promise<void>;
+  /** mkdir one level; resolves false when it already existed. */
+  mkdir(path: string): Promise<boolean>;
+  /** rmdir one (cgroup) directory. */
+  rmdir(path: string): Promise<void>;
+  /** Entries of a directory. */
+  readdir(path: string): Promise<DirEntry[]>;
+  /** True when the path exists. */
+  exists(path: string): Promise<boolean>;
+}
+
+/** The real filesystem. */
+export const realCgroupFs: CgroupFs = {
+  async readFile(path) {
+    return fsp.readFile(path, 'utf8');
+  },
+  async writeFile(path, value) {
+    // O_TRUNC but never O_CREAT: cgroupfs would refuse creating anyway, and fixtures must behave alike.
+    const fh = await fsp.open(path, constants.O_WRONLY | constants.O_TRUNC);
+    try {
+      // cgroup files parse one write(2) as one command, so the value must go out in a single call.
+      await fh.write(Buffer.from(value), 0);
+    } finally {
+      await fh.close();
+    }
+  },
+  async mkdir(path) {
+    try {
+      await fsp.mkdir(path);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    }
+  },
+  async rmdir(path) {
+    await fsp.rmdir(path);
+  },
+  async readdir(path) {
+    const entries = await fsp.readdir(path, { withFileTypes: true });
+    return entries.map((e) => ({ name: e.name, isDirectory: e.isDirectory() }));
+  },
+  async exists(path) {
+    try {
+      await fsp.access(path);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+};

@@ -1,0 +1,165 @@
+/**
+ * Spawns stasis-helper with the fd layout of docs/protocol.md and drives one plan: sends the PLAN frame,
+ * answers `sync` events through a callback, and resolves on `ready`, `exit` or `error`.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { Frame, FrameDecoder, encodeFrame, encodePlan, type HelperEvent, type Step } from './protocol';
+import { helperPath } from './paths';
+
+/** How a sync point was answered: continue (with the OCI state JSON as payload) or abort. */
+export type SyncReply = { continue: true; payload?: Buffer } | { continue: false };
+
+/** Options for one helper run. */
+export interface LaunchOptions {
+  /** stdio of the helper (and so of the container): fds or 'inherit'/'pipe'/'ignore'. */
+  stdio?: [StdioOptions | number | 'pipe' | 'inherit' | 'ignore', unknown, unknown] | Array<unknown>;
+  /** Extra fds placed at helper fd 5, 6, … (preserved fds). */
+  extraFds?: number[];
+  /** Called for every `sync` event; must answer. */
+  onSync?: (name: string, pid: number | undefined) => Promise<SyncReply> | SyncReply;
+  /** Called with the container pid as soon as the helper reports it. */
+  onPid?: (pid: number) => void;
+  /** Called for each debug log line the helper writes on fd 4. */
+  onLog?: (line: string) => void;
+  /** Environment of the helper (it does not reach the container: EXEC carries its own env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A failure reported by the helper for one step of the plan. */
+export class HelperStepError extends Error {
+  constructor(
+    readonly step: number,
+    readonly op: string,
+    readonly errno: number,
+    readonly detail: string,
+    readonly what: string,
+  ) {
+    super(`${what}: ${detail}`);
+  }
+}
+
+/** What a run of the helper ended with. */
+export interface LaunchResult {
+  pid?: number;
+  /** 'ready' when setup finished (create), 'exit' when the child ended (foreground modes). */
+  outcome: 'ready' | 'exit';
+  exitStatus?: number;
+  exitSignal?: number;
+  helper: ChildProcess;
+  /** Resolves with the helper's own exit code once it has exited. */
+  helperExit: Promise<number>;
+  /** Resolves with the `exit` event when the plan uses ParentMode.WAIT (after `ready`). */
+  childExit: Promise<{ status?: number; signal?: number }>;
+}
+
+/**
+ * Runs a plan. Resolves at `ready` (or at `exit` if the child ended before ready), rejects with a
+ * HelperStepError at an `error` event, or with a plain Error if the helper died without saying why.
+ */
+export function launch(steps: readonly Step[], opts: LaunchOptions = {}): Promise<LaunchResult> {
+  const stdio = [...(opts.stdio ?? ['inherit', 'inherit', 'inherit']), 'pipe', 'pipe', ...(opts.extraFds ?? [])];
+  // detached: the helper gets its own process group, so a terminal's Ctrl-C reaches only stasis, which
+  // forwards it once to the container instead of the container getting it twice.
+  const helper = spawn(helperPath(), ['run'], { stdio: stdio as StdioOptions, env: opts.env ?? {}, detached: true });
+  const ctl = helper.stdio[3] as unknown as Readable & Writable;
+  const log = helper.stdio[4] as Readable;
+  const decoder = new FrameDecoder();
+  let pid: number | undefined;
+  let settled = false;
+  let resolveChildExit!: (v: { status?: number; signal?: number }) => void;
+  const childExit = new Promise<{ status?: number; signal?: number }>((r) => (resolveChildExit = r));
+  const helperExit = new Promise<number>((resolve) => {
+    helper.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0)));
+  });
+
+  if (opts.onLog) {
+    let pending = '';
+    log.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        opts.onLog!(pending.slice(0, nl));
+        pending = pending.slice(nl + 1);
+      }
+    });
+  } else {
+    log.resume();
+  }
+
+  return new Promise<LaunchResult>((resolve, reject) => {
+    const finish = (outcome: 'ready' | 'exit', ev?: { status?: number; signal?: number }) => {
+      if (settled) return;
+      settled = true;
+      resolve({ pid, outcome, exitStatus: ev?.status, exitSignal: ev?.signal, helper, helperExit, childExit });
+    };
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+    };
+    helper.on('error', (err) => fail(new Error(`cannot start the helper ${helperPath()}: ${err.message}`)));
+    ctl.on('error', () => {
+      /* EPIPE when the helper died first; the exit handler reports it */
+    });
+    ctl.on('data', (chunk: Buffer) => {
+      let events: HelperEvent[];
+      try {
+        events = decoder.push(chunk);
+      } catch (err) {
+        fail(err as Error);
+        return;
+      }
+      for (const ev of events) handle(ev);
+    });
+    ctl.on('end', () => {
+      // ctl closes when every holder is gone; a foreground child's exit arrives before that.
+    });
+    helper.on('exit', (code, signal) => {
+      setImmediate(() => {
+        if (!settled) fail(new Error(`the helper ended without finishing setup (${signal ?? `exit code ${code}`})`));
+      });
+    });
+
+    const handle = (ev: HelperEvent) => {
+      switch (ev.type) {
+        case 'pid':
+          pid = ev.pid;
+          opts.onPid?.(ev.pid);
+          break;
+        case 'sync':
+          Promise.resolve(opts.onSync ? opts.onSync(ev.name, pid) : { continue: true as const }).then(
+            (reply) => {
+              if (reply.continue) ctl.write(encodeFrame(Frame.CONTINUE, reply.payload));
+              else ctl.write(encodeFrame(Frame.ABORT));
+            },
+            (err: Error) => {
+              ctl.write(encodeFrame(Frame.ABORT));
+              fail(err);
+            },
+          );
+          break;
+        case 'ready':
+          finish('ready');
+          break;
+        case 'exit':
+          resolveChildExit({ status: ev.status, signal: ev.signal });
+          finish('exit', ev);
+          break;
+        case 'error': {
+          const what = steps[ev.step]?.what ?? `step ${ev.step} (${ev.op})`;
+          fail(new HelperStepError(ev.step, ev.op, ev.errno, ev.message, what));
+          break;
+        }
+      }
+    };
+
+    ctl.write(encodeFrame(Frame.PLAN, encodePlan(steps)));
+  });
+}
+
+function signalNumber(name: NodeJS.Signals): number {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { constants } = require('node:os') as typeof import('node:os');
+  return constants.signals[name] ?? 0;
+}

@@ -1,0 +1,56 @@
+/** The typed surface of the stasis_native addon (native/addon/addon.c). */
+
+/** One message received on a socket: its bytes and the fds that came with it (close-on-exec). */
+export interface ReceivedMessage {
+  data: Buffer;
+  fds: number[];
+}
+
+/**
+ * Functions of stasis_native. All are blocking, and throw an Error whose `code` is the errno name
+ * (e.g. "EAGAIN"), `errno` the positive errno number and `syscall` the failing call.
+ */
+export interface StasisNative {
+  /** flock(2) on fd; op combines LOCK_SH/LOCK_EX/LOCK_UN with LOCK_NB. Retries on EINTR. */
+  flock(fd: number, op: number): void;
+  /** A connected AF_UNIX SOCK_SEQPACKET pair, both ends close-on-exec. */
+  seqpacketPair(): [number, number];
+  /** Sends data and fds (SCM_RIGHTS) as one message; returns the bytes sent. */
+  sendMsg(fd: number, data: Buffer, fds?: readonly number[]): number;
+  /**
+   * Receives one message (blocking). Zero bytes and no fds means the peer closed. Throws EMSGSIZE when the
+   * message is longer than maxBytes (fds that arrived with it are closed).
+   */
+  recvMsg(fd: number, maxBytes: number): ReceivedMessage;
+  /** Connects to a unix stream socket, sends fd with `name` as payload (console-socket style), disconnects. */
+  sendFdToUnixSocket(path: string, fd: number, name: string): void;
+  /** pidfd_open(2): a pidfd for pid (close-on-exec). */
+  pidfdOpen(pid: number): number;
+  /** Clears FD_CLOEXEC so a spawned child inherits fd at the same number. */
+  clearCloexec(fd: number): void;
+  /**
+   * waitpid(2) for a child Node did not spawn (e.g. a tree CRIU restored with rst_sibling). With noHang,
+   * null while it still runs. code is the exit status, signal the terminating signal (the other is null).
+   */
+  waitPid(pid: number, noHang?: boolean): { pid: number; code: number | null; signal: number | null } | null;
+  /** flock operation bits, as the C library defines them. */
+  readonly LOCK_SH: number;
+  readonly LOCK_EX: number;
+  readonly LOCK_NB: number;
+  readonly LOCK_UN: number;
+}
+
+/** Names every StasisNative function, so the loader can check a built addon provides them all. */
+export const NATIVE_FUNCTIONS = [
+  'flock',
+  'seqpacketPair',
+  'sendMsg',
+  'recvMsg',
+  'sendFdToUnixSocket',
+  'pidfdOpen',
+  'clearCloexec',
+  'waitPid',
+] as const;
+
+/** Names every StasisNative numeric constant. */
+export const NATIVE_CONSTANTS = ['LOCK_SH', 'LOCK_EX', 'LOCK_NB', 'LOCK_UN'] as const;

@@ -1,0 +1,180 @@
+/**
+ * create: load and validate the bundle, claim the id, compile the plan, run the helper, and answer its sync
+ * points (cgroup placement and id maps at "setup", prestart/createRuntime hooks at "hooks"). On any failure
+ * everything made so far is undone: the process is killed, the cgroup and the state directory removed.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadBundleSpec } from '../spec/load';
+import type { Spec } from '../spec/types';
+import { buildInitPlan } from '../plan/init-plan';
+import { launch, HelperStepError, type LaunchResult } from '../helper/launcher';
+import { StateStore, validateId, writeFileAtomic, type LockedContainerDir } from '../state/store';
+import { processStartTime } from '../state/proc';
+import type { ContainerRecord } from '../state/record';
+import { openContainerCgroup, type ContainerCgroup } from './cgroup';
+import { runHooks } from './hooks';
+import { ociState } from './oci-state';
+import { RuntimeError, errnoText } from './errors';
+import { loadNative } from '../native';
+import type { Context } from '../cli/context';
+
+/** Options of `create` (and of `run`, which adds `foreground`). */
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  consoleSocket?: string;
+  pidFile?: string;
+  noPivot: boolean;
+  noNewKeyring: boolean;
+  preserveFds: number;
+  /** `run` without --detach: the helper stays as the container's parent and reports its exit. */
+  foreground: boolean;
+}
+
+/** A created container: its record and, for foreground runs, the helper still waiting on it. */
+export interface Created {
+  record: ContainerRecord;
+  launched: LaunchResult;
+}
+
+/** Creates a container; leaves nothing behind when it fails. */
+export async function createContainer(ctx: Context, opts: CreateOptions): Promise<Created> {
+  validateId(opts.id);
+  const bundle = path.resolve(opts.bundle);
+  const { spec, rootfs } = loadBundleSpec(bundle);
+  if (!spec.process) throw new RuntimeError('invalid-spec', `${path.join(bundle, 'config.json')}: process: required to create a container`);
+  const listen = listenFds(spec);
+  const store = new StateStore(ctx.root);
+  const lock = store.claim(opts.id);
+  let cgroup: ContainerCgroup | undefined;
+  let pid: number | undefined;
+  let launched: LaunchResult | undefined;
+  try {
+    cgroup = openContainerCgroup(spec, opts.id);
+    const fifo = store.fifoPath(opts.id);
+    loadNative().mkfifo(fifo, 0o622);
+    const plan = buildInitPlan({
+      spec,
+      rootfs,
+      fifoPath: fifo,
+      consoleSocket: opts.consoleSocket ? path.resolve(opts.consoleSocket) : undefined,
+      noPivot: opts.noPivot,
+      preserveFds: opts.preserveFds + listen,
+      foreground: opts.foreground,
+      cgroupMounts: cgroup.mountSources(),
+    });
+    const record: ContainerRecord = {
+      version: 1,
+      id: opts.id,
+      pid: 0,
+      bundle,
+      rootfs,
+      created: new Date().toISOString(),
+      owner: '',
+      annotations: spec.annotations,
+      spec,
+      cgroup: { path: cgroup.path, owned: false },
+    };
+    const cg = cgroup;
+    launched = await launch(plan.steps, {
+      stdio: ['inherit', 'inherit', 'inherit'],
+      extraFds: Array.from({ length: opts.preserveFds + listen }, (_, i) => 3 + i),
+      onLog: ctx.log.debugEnabled ? (line) => ctx.log.debug(`helper: ${line}`) : undefined,
+      onPid: (p) => {
+        pid = p;
+      },
+      onSync: async (name, childPid) => {
+        if (name === 'setup') {
+          record.cgroup.owned = cg.create();
+          lock.write({ ...record, pid: childPid ?? 0 }); // from here on, delete --force can find and clean it
+          cg.apply(spec.linux?.resources);
+          cg.addProcess(childPid!);
+          if (plan.userns) writeIdMaps(childPid!, plan.uidMappings, plan.gidMappings);
+          return { continue: true };
+        }
+        if (name === 'hooks') {
+          const state = ociState(record, 'creating', childPid);
+          await runHooks('prestart', spec.hooks?.prestart, state);
+          await runHooks('createRuntime', spec.hooks?.createRuntime, state);
+          return { continue: true, payload: Buffer.from(JSON.stringify(ociState(record, 'created', childPid))) };
+        }
+        throw new RuntimeError('system', `helper asked for an unknown sync point "${name}"`);
+      },
+    });
+    if (launched.outcome !== 'ready' || !pid) {
+      throw new RuntimeError('system', `container init exited during setup (${describeExit(launched)})`);
+    }
+    record.pid = pid;
+    record.startTime = processStartTime(pid);
+    lock.write(record);
+    if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid), 0o644);
+    if (!opts.foreground) detachFromHelper(launched);
+    lock.release();
+    return { record, launched };
+  } catch (err) {
+    undoCreate(lock, cgroup, pid, launched);
+    throw asCreateError(err);
+  }
+}
+
+/** LISTEN_FDS passed to stasis (socket activation) are preserved like runc does: count them in. */
+function listenFds(spec: Spec): number {
+  const n = Number(process.env.LISTEN_FDS ?? 0);
+  if (!Number.isInteger(n) || n <= 0) return 0;
+  spec.process!.env = [...(spec.process!.env ?? []), `LISTEN_FDS=${n}`, 'LISTEN_PID=1'];
+  return n;
+}
+
+function writeIdMaps(pid: number, uid: readonly IdMap[], gid: readonly IdMap[]): void {
+  const fmt = (m: readonly IdMap[]) => m.map((x) => `${x.containerID} ${x.hostID} ${x.size}\n`).join('');
+  try {
+    fs.writeFileSync(`/proc/${pid}/uid_map`, fmt(uid));
+    fs.writeFileSync(`/proc/${pid}/gid_map`, fmt(gid));
+  } catch (err) {
+    throw new RuntimeError('system', `cannot write user namespace mappings for pid ${pid}: ${errnoText(err)}`);
+  }
+}
+
+interface IdMap {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+/** After a detached create the helper's pipes must not keep this process alive. */
+export function detachFromHelper(l: LaunchResult): void {
+  for (const s of [l.helper.stdio[3], l.helper.stdio[4]]) (s as { destroy?: () => void } | null)?.destroy?.();
+  l.helper.unref();
+}
+
+function undoCreate(lock: LockedContainerDir, cgroup: ContainerCgroup | undefined, pid: number | undefined, l?: LaunchResult): void {
+  if (pid) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  if (l && l.helper.exitCode === null) l.helper.kill('SIGKILL');
+  try {
+    if (cgroup) cgroup.destroyAfterKill();
+  } catch {
+    /* best effort: the error that caused the undo is the one to report */
+  }
+  lock.remove();
+  lock.release();
+}
+
+function describeExit(l: LaunchResult): string {
+  if (l.exitSignal) return `killed by signal ${l.exitSignal}`;
+  return `exit status ${l.exitStatus}`;
+}
+
+function asCreateError(err: unknown): unknown {
+  if (err instanceof HelperStepError) {
+    const notFound = /executable file not found|no such file or directory/.test(err.detail);
+    return new RuntimeError(notFound ? 'exec-not-found' : 'system', `${err.what}: ${err.detail}`);
+  }
+  return err;
+}

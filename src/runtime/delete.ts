@@ -1,0 +1,60 @@
+/**
+ * delete: remove everything a container had. A stopped container is cleaned up; a created one is killed
+ * first (it never ran, as runc does); a running or paused one only with --force.
+ */
+import type { Context } from '../cli/context';
+import { loadContainer, type Loaded } from './container';
+import { requireStatus } from './lifecycle';
+import { openContainerCgroup } from './cgroup';
+import { runHooks } from './hooks';
+import { ociState } from './oci-state';
+import { isSameProcessAlive } from '../state/proc';
+import { RuntimeError } from './errors';
+
+/** Deletes container `id`. */
+export async function deleteContainer(ctx: Context, id: string, force: boolean): Promise<void> {
+  const c = loadContainer(ctx, id);
+  try {
+    if (c.status !== 'stopped' && c.status !== 'created' && !force) requireStatus('delete', id, c.status);
+    await destroy(ctx, c);
+  } finally {
+    c.lock.release();
+  }
+}
+
+/** Kills whatever is left, removes the cgroup (if ours), runs poststop hooks, removes the state. */
+export async function destroy(ctx: Context, c: Loaded): Promise<void> {
+  const { record } = c;
+  const cg = openContainerCgroup(record.spec, record.id, record.cgroup.path);
+  if (c.status !== 'stopped') {
+    try {
+      process.kill(record.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  // Without a private pid namespace, killing init does not take its children: kill the whole cgroup.
+  if (record.cgroup.owned) cg.killAll();
+  await waitGone(record.pid, record.startTime, 5000);
+  if (record.cgroup.owned) {
+    try {
+      cg.destroy();
+    } catch (err) {
+      throw new RuntimeError('system', `cannot remove the cgroup of container ${record.id}: ${(err as Error).message}`);
+    }
+  }
+  try {
+    await runHooks('poststop', record.spec.hooks?.poststop, ociState(record, 'stopped'));
+  } catch (err) {
+    ctx.log.warn((err as Error).message);
+  }
+  c.lock.remove();
+}
+
+async function waitGone(pid: number, startTime: string | undefined, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 1; isSameProcessAlive(pid, startTime); wait = Math.min(wait * 2, 50)) {
+    if (Date.now() > deadline) throw new RuntimeError('system', `container init (pid ${pid}) did not exit after SIGKILL`);
+    await new Promise((r) => setTimeout(r, wait));
+  }
+}

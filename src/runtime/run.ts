@@ -1,0 +1,50 @@
+/**
+ * run = create + start. Detached, it returns once the process runs. In the foreground the helper stays as
+ * the container's parent (subreaper) and reports its exit; stasis forwards signals and exits with the
+ * container's status, deleting it afterwards unless --keep.
+ */
+import type { Context } from '../cli/context';
+import { createContainer, type CreateOptions } from './create';
+import { startLoaded } from './start';
+import { loadContainer, withContainer } from './container';
+import { destroy } from './delete';
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+
+/** Runs a container; resolves to the exit status stasis should return. */
+export async function runContainer(ctx: Context, opts: CreateOptions, keep: boolean): Promise<number> {
+  const { record, launched } = await createContainer(ctx, opts);
+  const forward = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(record.pid, sig);
+    } catch {
+      /* already gone */
+    }
+  };
+  if (opts.foreground) for (const s of FORWARDED) process.on(s, forward);
+  try {
+    await withContainer(ctx, opts.id, (c) => startLoaded(ctx, c));
+  } catch (err) {
+    if (opts.foreground) for (const s of FORWARDED) process.off(s, forward);
+    await removeQuietly(ctx, opts.id);
+    throw err;
+  }
+  if (!opts.foreground) return 0;
+  const exit = await launched.childExit;
+  for (const s of FORWARDED) process.off(s, forward);
+  if (!keep) await removeQuietly(ctx, opts.id);
+  return exit.signal ? 128 + exit.signal : (exit.status ?? 0);
+}
+
+async function removeQuietly(ctx: Context, id: string): Promise<void> {
+  try {
+    const c = loadContainer(ctx, id);
+    try {
+      await destroy(ctx, c);
+    } finally {
+      c.lock.release();
+    }
+  } catch (err) {
+    ctx.log.warn(`cannot delete container ${id}: ${(err as Error).message}`);
+  }
+}

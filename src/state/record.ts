@@ -1,0 +1,32 @@
+/** The container record kept on disk. It holds facts, never the status: status is derived (lifecycle.ts). */
+import type { Spec } from '../spec/types';
+
+/** What stasis remembers about a container between commands. */
+export interface ContainerRecord {
+  /** Record format version, bumped on incompatible changes. */
+  version: 1;
+  id: string;
+  /** Host pid of the container's init; 0 once it is known to be gone. */
+  pid: number;
+  /** Start time of `pid` in clock ticks: guards against pid reuse. */
+  startTime?: string;
+  bundle: string;
+  rootfs: string;
+  /** RFC 3339 creation time. */
+  created: string;
+  owner: string;
+  annotations?: Record<string, string>;
+  /** The config as used at create time: hooks and cgroup settings are needed long after the bundle may be gone. */
+  spec: Spec;
+  cgroup: CgroupRecord;
+  /** Set when the container came from `restore`. */
+  restored?: { from: string; at: string };
+}
+
+/** Where the container's cgroup is, and whether stasis created it (only then may delete remove it). */
+export interface CgroupRecord {
+  /** The resolved cgroup path inside each hierarchy (same for every v1 controller). */
+  path: string;
+  /** True when stasis made the cgroup; false when it joined an existing one. */
+  owned: boolean;
+}

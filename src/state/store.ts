@@ -1,0 +1,172 @@
+/**
+ * The state directory: `<root>/<id>/state.json` (+ `exec.fifo` while created). Writes are atomic (temp file,
+ * fsync, rename, fsync of the directory) and every read-modify-write runs under an flock on the container's
+ * directory, so concurrent commands on one container are serialized (gVisor's StateFile does the same).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { RuntimeError, errnoText, isErrno } from '../runtime/errors';
+import type { ContainerRecord } from './record';
+import { lockFd, LockMode } from './lock';
+
+/** Container ids: what runc accepts (letters, digits, `_ + - .`, not starting with a dot), bounded length. */
+const ID_RE = /^[\w+\-][\w+\-.]*$/;
+
+/** Validates a container id, throwing a usage error with the reason. */
+export function validateId(id: string | undefined): string {
+  if (!id) throw new RuntimeError('usage', 'container id cannot be empty');
+  if (id.length > 1024 || !ID_RE.test(id) || id === '.' || id === '..') {
+    throw new RuntimeError('usage', `invalid container id ${JSON.stringify(id.slice(0, 80))}: use letters, digits and _+-. only`);
+  }
+  return id;
+}
+
+/** Handle on one state root (`--root`). */
+export class StateStore {
+  constructor(readonly root: string) {}
+
+  /** Directory of one container. */
+  dir(id: string): string {
+    return path.join(this.root, validateId(id));
+  }
+
+  fifoPath(id: string): string {
+    return path.join(this.dir(id), 'exec.fifo');
+  }
+
+  /** Ids of every container under the root (directories with a state.json). */
+  list(): string[] {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.root);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return [];
+      throw new RuntimeError('system', `cannot read state root ${this.root}: ${errnoText(err)}`);
+    }
+    return names.filter((n) => ID_RE.test(n) && fs.existsSync(path.join(this.root, n, 'state.json'))).sort();
+  }
+
+  /**
+   * Creates the container directory and returns it locked. Fails with "already exists" when the id is taken:
+   * mkdir is the atomic claim.
+   */
+  claim(id: string): LockedContainerDir {
+    fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    const dir = this.dir(id);
+    try {
+      fs.mkdirSync(dir, { mode: 0o711 });
+    } catch (err) {
+      if (isErrno(err, 'EEXIST')) throw new RuntimeError('exists', `container with id ${JSON.stringify(id)} already exists`);
+      throw new RuntimeError('system', `cannot create state directory ${dir}: ${errnoText(err)}`);
+    }
+    return new LockedContainerDir(this, id, openLocked(dir, LockMode.Exclusive));
+  }
+
+  /**
+   * Locks an existing container's directory and loads its record. Throws not-found with runc's wording,
+   * which containerd matches on ("does not exist").
+   */
+  open(id: string, mode: LockMode = LockMode.Exclusive): { lock: LockedContainerDir; record: ContainerRecord } {
+    const dir = this.dir(id);
+    let fd: number;
+    try {
+      fd = openLocked(dir, mode);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw notFound(id);
+      throw err;
+    }
+    const lock = new LockedContainerDir(this, id, fd);
+    try {
+      return { lock, record: lock.read() };
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+}
+
+function notFound(id: string): RuntimeError {
+  return new RuntimeError('not-found', `container "${id}" does not exist`);
+}
+
+function openLocked(dir: string, mode: LockMode): number {
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_CLOEXEC);
+  try {
+    lockFd(fd, mode);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  return fd;
+}
+
+/** A container directory held under an flock until `release()`. */
+export class LockedContainerDir {
+  constructor(
+    readonly store: StateStore,
+    readonly id: string,
+    private fd: number,
+  ) {}
+
+  get dir(): string {
+    return this.store.dir(this.id);
+  }
+
+  /** Reads state.json. A directory whose state.json vanished (deleted meanwhile) is "does not exist". */
+  read(): ContainerRecord {
+    const file = path.join(this.dir, 'state.json');
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw notFound(this.id);
+      throw new RuntimeError('system', `cannot read ${file}: ${errnoText(err)}`);
+    }
+    try {
+      return JSON.parse(text) as ContainerRecord;
+    } catch {
+      throw new RuntimeError('system', `${file} is corrupt: not valid JSON`);
+    }
+  }
+
+  /** Atomically replaces state.json: temp file, fsync, rename, fsync of the directory. */
+  write(record: ContainerRecord): void {
+    writeFileAtomic(path.join(this.dir, 'state.json'), JSON.stringify(record));
+  }
+
+  /** Removes the whole directory (delete). The lock stays valid on the unlinked directory until release. */
+  remove(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  release(): void {
+    if (this.fd >= 0) {
+      fs.closeSync(this.fd); // closing drops the flock
+      this.fd = -1;
+    }
+  }
+}
+
+/** Writes a file atomically; on any failure the previous content stays and the temp file is removed. */
+export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  let fd = -1;
+  try {
+    fd = fs.openSync(tmp, 'w', mode);
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = -1;
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    if (fd >= 0) fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw new RuntimeError('system', `cannot write ${file}: ${errnoText(err)}`);
+  }
+  const dirFd = fs.openSync(path.dirname(file), 'r');
+  try {
+    fs.fsyncSync(dirFd);
+  } finally {
+    fs.closeSync(dirFd);
+  }
+}
