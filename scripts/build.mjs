@@ -15,7 +15,10 @@ const only = process.argv[2]; // optional: native | ts
 
 if (!only || only === 'native') {
   const configured = fs.existsSync(path.join(root, 'build', 'Makefile'));
-  run(bin('node-gyp'), [configured ? 'build' : 'rebuild', '--silent']);
+  // Build against the installed Node's own headers: there is no network to fetch a header tarball.
+  const nodedir = path.resolve(path.dirname(process.execPath), '..');
+  const headers = fs.existsSync(path.join(nodedir, 'include', 'node', 'node_api.h')) ? [`--nodedir=${nodedir}`] : [];
+  run(bin('node-gyp'), [configured ? 'build' : 'rebuild', '--silent', ...headers]);
 }
 if (!only || only === 'ts') {
   fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });

@@ -9,10 +9,13 @@
  * `syscall` = the failing call.
  */
 #define _GNU_SOURCE
+#ifndef NAPI_VERSION
 #define NAPI_VERSION 8
+#endif
 #include <node_api.h>
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,6 +303,23 @@ static napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
   return make_int(env, (int32_t)fd);
 }
 
+/* mkfifo(path, mode): Node has no mkfifo; the start gate (exec.fifo) is one. */
+static napi_value js_mkfifo(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t mode;
+  char path[4096];
+  size_t plen;
+  get_args(env, info, 2, argv);
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok)
+    return throw_type(env, "path must be a string");
+  if (plen >= sizeof path - 1) return throw_errno(env, "mkfifo", ENAMETOOLONG);
+  if (!get_int(env, argv[1], "mode", &mode)) return NULL;
+  if (mkfifo(path, (mode_t)mode) < 0) return throw_errno(env, "mkfifo", errno);
+  /* mkfifo honours the umask; the gate's mode is the caller's decision, so set it exactly. */
+  if (chmod(path, (mode_t)mode) < 0) return throw_errno(env, "chmod", errno);
+  return NULL;
+}
+
 /* clearCloexec(fd): lets fd survive exec, so a child (CRIU) can inherit it at the same number. */
 static napi_value js_clear_cloexec(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -352,6 +372,7 @@ NAPI_MODULE_INIT() {
   export_fn(env, exports, "sendFdToUnixSocket", js_send_fd_to_unix_socket);
   export_fn(env, exports, "pidfdOpen", js_pidfd_open);
   export_fn(env, exports, "clearCloexec", js_clear_cloexec);
+  export_fn(env, exports, "mkfifo", js_mkfifo);
   export_fn(env, exports, "waitPid", js_wait_pid);
   /* The flock operation bits, so TypeScript does not hard-code them. */
   napi_set_named_property(env, exports, "LOCK_SH", make_int(env, LOCK_SH));

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Run the OCI runtime-tools validation suite against one runtime binary.
 #
-# Usage: run-validation.sh [-o OUTDIR] [-n NAME] [-t SECONDS] RUNTIME_PATH [TEST...]
+# Usage: run-validation.sh [-U] [-o OUTDIR] [-n NAME] [-t SECONDS] RUNTIME_PATH [TEST...]
 #   -o OUTDIR   where results go (default $CONFORMANCE_OUT or /tmp/stasis-conformance)
 #   -n NAME     results name (default: basename of RUNTIME_PATH)
 #   -t SECONDS  per-test timeout (default 120)
+#   -U          hide the cgroup2 mount at /sys/fs/cgroup/unified from the run
+#               (private mount namespace; the host is not changed). crun 1.8.1
+#               refuses a hybrid host whose cgroup2 has controllers bound
+#               (here: hugetlb); hidden, it runs in plain cgroup v1 mode.
 #   TEST...     validation test names (e.g. default state kill); default all
 #
 # Writes OUTDIR/NAME.tsv (test, result, first failing TAP line) and the raw
@@ -21,15 +25,18 @@ SUITE=$CACHE/suite
 OUT=${CONFORMANCE_OUT:-/tmp/stasis-conformance}
 NAME=
 TIMEOUT=120
+HIDE_UNIFIED=0
+ARGS=("$@")
 
 die() { echo "run-validation: $*" >&2; exit 2; }
 
-while getopts "o:n:t:h" opt; do
+while getopts "o:n:t:Uh" opt; do
   case $opt in
+    U) HIDE_UNIFIED=1 ;;
     o) OUT=$OPTARG ;;
     n) NAME=$OPTARG ;;
     t) TIMEOUT=$OPTARG ;;
-    *) sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 2 ;;
+    *) sed -n '2,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -41,6 +48,16 @@ RUNTIME=$(readlink -f "$(command -v "$RUNTIME_ARG" || echo "$RUNTIME_ARG")")
 [[ -f $RUNTIME && -x $RUNTIME ]] || die "runtime is not an executable file: $RUNTIME_ARG"
 [[ $(id -u) == 0 ]] || die "must run as root (containers, cgroups)"
 NAME=${NAME:-$(basename "$RUNTIME_ARG")}
+
+# -U: rerun this script inside a new mount namespace in which the cgroup2
+# mount is made private (so nothing propagates back) and then unmounted.
+if [[ $HIDE_UNIFIED == 1 && -z ${STASIS_CONFORMANCE_UNIFIED_HIDDEN:-} ]] &&
+  mountpoint -q /sys/fs/cgroup/unified; then
+  export STASIS_CONFORMANCE_UNIFIED_HIDDEN=1
+  exec unshare -m --propagation unchanged bash -c \
+    'mount --make-private /sys/fs/cgroup/unified && umount /sys/fs/cgroup/unified && exec "$0" "$@"' \
+    "${BASH_SOURCE[0]}" "${ARGS[@]}"
+fi
 
 "$HERE/build-runtime-tools.sh" >&2 || die "building the suite failed"
 

@@ -7,7 +7,7 @@ import { pollUntil } from './wait';
 /** The directories from just below `top` down to `dir` (both absolute, dir inside top). */
 export function componentsBelow(top: string, dir: string): string[] {
   const rel = posix.relative(top, dir);
-  if (rel === '' ) return [];
+  if (rel === '') return [];
   if (rel.startsWith('..')) throw new CgroupError(`cgroup ${dir} is not inside ${top}`);
   const out: string[] = [];
   let cur = top;

@@ -62,7 +62,7 @@ export function parseFlags(argv: readonly string[], table: FlagTable, where: str
     }
   }
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
-  for (const [name, spec] of Object.entries(table)) options[name] = { type: spec.type, multiple: spec.multiple };
+  for (const [name, spec] of Object.entries(table)) options[name] = spec.multiple ? { type: spec.type, multiple: true } : { type: spec.type };
   const { values } = parseArgs({ args: flagTokens, options, strict: true, allowPositionals: false });
   return { flags: values as Flags, rest: argv.slice(i) };
 }

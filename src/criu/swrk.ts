@@ -185,8 +185,12 @@ export async function criuRequest(req: CriuReq, opts: SwrkOptions = {}): Promise
     if (captureFd !== undefined) fs.closeSync(captureFd);
     const logErrors = logErrorLines(opts.logPath);
     let detail = extra;
-    if (!resp && logErrors.length === 0 && stderrText) detail = `${extra ?? ''}; stderr: ${stderrText}`;
-    throw new CriuError(failureMessage(req.type, resp, logErrors, opts.logPath, detail), req.type, resp?.crErrno, logErrors, exit);
+    // stderr only matters when CRIU died before it could log anything useful.
+    if (!resp && logErrors.length === 0 && stderrText) {
+      detail = [extra, `stderr: ${stderrText}`].filter(Boolean).join('; ');
+    }
+    const message = failureMessage(req.type, resp, logErrors, opts.logPath, detail);
+    throw new CriuError(message, req.type, resp?.crErrno, logErrors, exit);
   };
 
   if (child.pid === undefined) {
@@ -214,7 +218,12 @@ export async function criuRequest(req: CriuReq, opts: SwrkOptions = {}): Promise
       const exit = await exited;
       return fail(undefined, `criu exited (${exit.signal ?? `status ${exit.code}`}) before answering`);
     }
-    resp = decodeResponse(msg.data);
+    try {
+      resp = decodeResponse(msg.data);
+    } catch (err) {
+      for (const fd of msg.fds) fs.closeSync(fd);
+      return fail(undefined, `undecodable answer: ${(err as Error).message}`);
+    }
     if (resp.type !== 'NOTIFY') {
       for (const fd of msg.fds) fs.closeSync(fd);
       break;

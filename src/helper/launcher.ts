@@ -112,13 +112,19 @@ export function launch(steps: readonly Step[], opts: LaunchOptions = {}): Promis
       }
       for (const ev of events) handle(ev);
     });
-    ctl.on('end', () => {
-      // ctl closes when every holder is gone; a foreground child's exit arrives before that.
+    // ctl reaches end-of-file when every holder (helper and container child) has closed it. Before `ready`
+    // that means setup died; the helper's own exit is normal once it has reported the child (PARENT_EXIT).
+    ctl.on('close', () => {
+      setImmediate(() => {
+        if (!settled) fail(new Error(`container setup ended without reporting why (helper ${describe(helper.exitCode, helper.signalCode)})`));
+      });
     });
     helper.on('exit', (code, signal) => {
-      setImmediate(() => {
-        if (!settled) fail(new Error(`the helper ended without finishing setup (${signal ?? `exit code ${code}`})`));
-      });
+      if (pid === undefined || code !== 0) {
+        setImmediate(() => {
+          if (!settled) fail(new Error(`the helper ended without finishing setup (${describe(code, signal)})`));
+        });
+      }
     });
 
     const handle = (ev: HelperEvent) => {
@@ -156,6 +162,11 @@ export function launch(steps: readonly Step[], opts: LaunchOptions = {}): Promis
 
     ctl.write(encodeFrame(Frame.PLAN, encodePlan(steps)));
   });
+}
+
+function describe(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal) return `killed by ${signal}`;
+  return code === null ? 'still running' : `exit code ${code}`;
 }
 
 function signalNumber(name: NodeJS.Signals): number {

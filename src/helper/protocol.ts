@@ -148,7 +148,7 @@ export type HelperEvent =
 
 /** Incremental frame decoder for the helper -> TS direction. */
 export class FrameDecoder {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
 
   /** Feeds bytes; returns every complete EVENT frame decoded so far. */
   push(chunk: Buffer): HelperEvent[] {

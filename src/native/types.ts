@@ -33,6 +33,8 @@ export interface StasisNative {
    * null while it still runs. code is the exit status, signal the terminating signal (the other is null).
    */
   waitPid(pid: number, noHang?: boolean): { pid: number; code: number | null; signal: number | null } | null;
+  /** mkfifo(3) with exactly `mode` (the umask is undone). */
+  mkfifo(path: string, mode: number): void;
   /** flock operation bits, as the C library defines them. */
   readonly LOCK_SH: number;
   readonly LOCK_EX: number;
@@ -50,6 +52,7 @@ export const NATIVE_FUNCTIONS = [
   'pidfdOpen',
   'clearCloexec',
   'waitPid',
+  'mkfifo',
 ] as const;
 
 /** Names every StasisNative numeric constant. */

@@ -15,7 +15,7 @@
  *                             the child in its cgroup) and time (unshared above); parent WAITs or EXITs
  *  child
  *    SYNC "setup"             — the runtime writes uid/gid maps and cgroup.procs meanwhile
- *    SETID(0,0)               — with a user namespace: become its root
+ *    SETID(0,0)               — with a user namespace (created, or joined by path): become its root
  *    UNSHARE(NEWCGROUP)       — the cgroup namespace is rooted at the cgroup the child is in now
  *    SETSID
  *    PROPAGATION /            — rslave (or rootfsPropagation) so that nothing leaks back to the host

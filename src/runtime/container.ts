@@ -15,11 +15,11 @@ export interface Loaded {
 }
 
 /** Locks and loads container `id`, deriving its status from the host. */
-export function loadContainer(ctx: Context, id: string, mode: LockMode = LockMode.Exclusive): Loaded {
+export async function loadContainer(ctx: Context, id: string, mode: LockMode = LockMode.Exclusive): Promise<Loaded> {
   const store = new StateStore(ctx.root);
   const { lock, record } = store.open(id, mode);
   try {
-    return { store, lock, record, status: statusOf(store, record) };
+    return { store, lock, record, status: await statusOf(store, record) };
   } catch (err) {
     lock.release();
     throw err;
@@ -27,17 +27,17 @@ export function loadContainer(ctx: Context, id: string, mode: LockMode = LockMod
 }
 
 /** Derives the status of a loaded record. */
-export function statusOf(store: StateStore, record: ContainerRecord): Status {
+export function statusOf(store: StateStore, record: ContainerRecord): Promise<Status> {
   const probe = hostProbe(
     (r) => store.fifoPath(r.id),
-    (r) => openContainerCgroup(r.spec, r.id, r.cgroup.path).frozen(),
+    async (r) => (await openContainerCgroup(r).state()) === 'frozen',
   );
   return deriveStatus(record, probe);
 }
 
 /** Runs `fn` with the container locked, releasing the lock however `fn` ends. */
 export async function withContainer<T>(ctx: Context, id: string, fn: (c: Loaded) => Promise<T> | T, mode?: LockMode): Promise<T> {
-  const loaded = loadContainer(ctx, id, mode);
+  const loaded = await loadContainer(ctx, id, mode);
   try {
     return await fn(loaded);
   } finally {

@@ -12,11 +12,12 @@ import { launch, HelperStepError, type LaunchResult } from '../helper/launcher';
 import { StateStore, validateId, writeFileAtomic, type LockedContainerDir } from '../state/store';
 import { processStartTime } from '../state/proc';
 import type { ContainerRecord } from '../state/record';
-import { openContainerCgroup, type ContainerCgroup } from './cgroup';
+import { killAll, mountSources, newContainerCgroup, resourcesForCreate } from './cgroup';
+import type { CgroupManager } from '../cgroups';
 import { runHooks } from './hooks';
 import { ociState } from './oci-state';
 import { RuntimeError, errnoText } from './errors';
-import { loadNative } from '../native';
+import { native } from '../native';
 import type { Context } from '../cli/context';
 
 /** Options of `create` (and of `run`, which adds `foreground`). */
@@ -43,17 +44,16 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   validateId(opts.id);
   const bundle = path.resolve(opts.bundle);
   const { spec, rootfs } = loadBundleSpec(bundle);
-  if (!spec.process) throw new RuntimeError('invalid-spec', `${path.join(bundle, 'config.json')}: process: required to create a container`);
   const listen = listenFds(spec);
   const store = new StateStore(ctx.root);
   const lock = store.claim(opts.id);
-  let cgroup: ContainerCgroup | undefined;
+  let cgroup: CgroupManager | undefined;
   let pid: number | undefined;
   let launched: LaunchResult | undefined;
   try {
-    cgroup = openContainerCgroup(spec, opts.id);
+    cgroup = newContainerCgroup(spec, opts.id);
     const fifo = store.fifoPath(opts.id);
-    loadNative().mkfifo(fifo, 0o622);
+    native().mkfifo(fifo, 0o622);
     const plan = buildInitPlan({
       spec,
       rootfs,
@@ -62,7 +62,9 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       noPivot: opts.noPivot,
       preserveFds: opts.preserveFds + listen,
       foreground: opts.foreground,
-      cgroupMounts: cgroup.mountSources(),
+      cgroupMounts: mountSources(cgroup),
+      bundle,
+      rootless: ctx.rootless,
     });
     const record: ContainerRecord = {
       version: 1,
@@ -74,7 +76,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       owner: '',
       annotations: spec.annotations,
       spec,
-      cgroup: { path: cgroup.path, owned: false },
+      cgroup: { paths: cgroup.paths(), owned: false },
     };
     const cg = cgroup;
     launched = await launch(plan.steps, {
@@ -86,10 +88,12 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       },
       onSync: async (name, childPid) => {
         if (name === 'setup') {
-          record.cgroup.owned = cg.create();
+          const made = await cg.create();
+          record.cgroup.owned = made.created;
           lock.write({ ...record, pid: childPid ?? 0 }); // from here on, delete --force can find and clean it
-          cg.apply(spec.linux?.resources);
-          cg.addProcess(childPid!);
+          const applied = await cg.apply(resourcesForCreate(spec));
+          for (const w of [...made.warnings, ...applied.warnings]) ctx.log.warn(w);
+          await cg.addProcess(childPid!);
           if (plan.userns) writeIdMaps(childPid!, plan.uidMappings, plan.gidMappings);
           return { continue: true };
         }
@@ -113,7 +117,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     lock.release();
     return { record, launched };
   } catch (err) {
-    undoCreate(lock, cgroup, pid, launched);
+    await undoCreate(lock, cgroup, pid, launched);
     throw asCreateError(err);
   }
 }
@@ -148,7 +152,7 @@ export function detachFromHelper(l: LaunchResult): void {
   l.helper.unref();
 }
 
-function undoCreate(lock: LockedContainerDir, cgroup: ContainerCgroup | undefined, pid: number | undefined, l?: LaunchResult): void {
+async function undoCreate(lock: LockedContainerDir, cgroup: CgroupManager | undefined, pid: number | undefined, l?: LaunchResult): Promise<void> {
   if (pid) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -158,7 +162,10 @@ function undoCreate(lock: LockedContainerDir, cgroup: ContainerCgroup | undefine
   }
   if (l && l.helper.exitCode === null) l.helper.kill('SIGKILL');
   try {
-    if (cgroup) cgroup.destroyAfterKill();
+    if (cgroup && (await cgroup.exists())) {
+      await killAll(cgroup);
+      await cgroup.destroy(); // removes only what this create made
+    }
   } catch {
     /* best effort: the error that caused the undo is the one to report */
   }

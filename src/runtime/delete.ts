@@ -5,7 +5,7 @@
 import type { Context } from '../cli/context';
 import { loadContainer, type Loaded } from './container';
 import { requireStatus } from './lifecycle';
-import { openContainerCgroup } from './cgroup';
+import { killAll, openContainerCgroup } from './cgroup';
 import { runHooks } from './hooks';
 import { ociState } from './oci-state';
 import { isSameProcessAlive } from '../state/proc';
@@ -13,7 +13,7 @@ import { RuntimeError } from './errors';
 
 /** Deletes container `id`. */
 export async function deleteContainer(ctx: Context, id: string, force: boolean): Promise<void> {
-  const c = loadContainer(ctx, id);
+  const c = await loadContainer(ctx, id);
   try {
     if (c.status !== 'stopped' && c.status !== 'created' && !force) requireStatus('delete', id, c.status);
     await destroy(ctx, c);
@@ -25,7 +25,7 @@ export async function deleteContainer(ctx: Context, id: string, force: boolean):
 /** Kills whatever is left, removes the cgroup (if ours), runs poststop hooks, removes the state. */
 export async function destroy(ctx: Context, c: Loaded): Promise<void> {
   const { record } = c;
-  const cg = openContainerCgroup(record.spec, record.id, record.cgroup.path);
+  const cg = openContainerCgroup(record);
   if (c.status !== 'stopped') {
     try {
       process.kill(record.pid, 'SIGKILL');
@@ -34,11 +34,11 @@ export async function destroy(ctx: Context, c: Loaded): Promise<void> {
     }
   }
   // Without a private pid namespace, killing init does not take its children: kill the whole cgroup.
-  if (record.cgroup.owned) cg.killAll();
+  if (record.cgroup.owned && (await cg.exists())) await killAll(cg);
   await waitGone(record.pid, record.startTime, 5000);
   if (record.cgroup.owned) {
     try {
-      cg.destroy();
+      await cg.destroy();
     } catch (err) {
       throw new RuntimeError('system', `cannot remove the cgroup of container ${record.id}: ${(err as Error).message}`);
     }

@@ -41,12 +41,12 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', '
 /** Runs the exec; resolves to the process's exit status (0 when detached). */
 export async function execInContainer(ctx: Context, o: ExecOptions): Promise<number> {
   // Read what we need under a shared lock, then let go: a long exec must not block kill or delete.
-  const { spec, pid, cgroupPath } = await withContainer(
+  const { spec, pid, record } = await withContainer(
     ctx,
     o.id,
     (c) => {
       requireStatus('exec', o.id, c.status);
-      return { spec: c.record.spec, pid: c.record.pid, cgroupPath: c.record.cgroup.path };
+      return { spec: c.record.spec, pid: c.record.pid, record: c.record };
     },
     LockMode.Shared,
   );
@@ -55,7 +55,7 @@ export async function execInContainer(ctx: Context, o: ExecOptions): Promise<num
     throw new RuntimeError('unsupported', 'exec --tty needs --console-socket (stasis does not proxy a terminal itself yet)');
   }
   const plan = buildExecPlan({ spec, process: proc, pid, consoleSocket: o.consoleSocket && path.resolve(o.consoleSocket), detach: o.detach, preserveFds: o.preserveFds });
-  const cgroup = openContainerCgroup(spec, o.id, cgroupPath);
+  const cgroup = openContainerCgroup(record);
   let execPid = 0;
   const forward = (sig: NodeJS.Signals) => {
     if (execPid) {
@@ -72,9 +72,9 @@ export async function execInContainer(ctx: Context, o: ExecOptions): Promise<num
       extraFds: Array.from({ length: o.preserveFds }, (_, i) => 3 + i),
       onLog: ctx.log.debugEnabled ? (l) => ctx.log.debug(`helper: ${l}`) : undefined,
       onPid: (p) => (execPid = p),
-      onSync: (name, childPid) => {
+      onSync: async (name, childPid) => {
         if (name !== 'setup') throw new RuntimeError('system', `helper asked for an unknown sync point "${name}"`);
-        cgroup.addProcess(childPid!);
+        await cgroup.addProcess(childPid!);
         return { continue: true };
       },
     });
@@ -116,7 +116,7 @@ export function buildProcess(spec: Spec, o: ExecOptions): Process {
   if (o.env.length) base.env = [...(base.env ?? []), ...o.env];
   if (o.user) base.user = { ...parseUser(o.user), additionalGids: base.user?.additionalGids };
   if (o.additionalGids.length) {
-    base.user = { ...base.user, additionalGids: o.additionalGids.map((g) => parseId(g, 'additional-gids')) };
+    base.user = { uid: 0, gid: 0, ...base.user, additionalGids: o.additionalGids.map((g) => parseId(g, 'additional-gids')) };
   }
   if (o.caps.length) {
     const c = base.capabilities ?? {};

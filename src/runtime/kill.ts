@@ -24,13 +24,13 @@ export function parseSignal(s: string): number {
 
 /** Sends `signal` to the container (all its processes with `all`). */
 export async function killContainer(ctx: Context, id: string, signal: number, all: boolean): Promise<void> {
-  await withContainer(ctx, id, (c) => {
+  await withContainer(ctx, id, async (c) => {
     requireStatus('kill', id, c.status);
     if (all) {
-      const cg = openContainerCgroup(c.record.spec, id, c.record.cgroup.path);
-      for (const pid of cg.pids()) trySignal(pid, signal);
+      const cg = openContainerCgroup(c.record);
+      for (const pid of await cg.pids()) trySignal(pid, signal);
       // A frozen task only sees the signal once thawed; SIGKILL is the one users expect to "just work".
-      if (c.status === 'paused' && signal === constants.signals.SIGKILL) cg.thaw();
+      if (c.status === 'paused' && signal === constants.signals.SIGKILL) await cg.thaw();
       return;
     }
     try {

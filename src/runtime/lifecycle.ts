@@ -14,19 +14,19 @@ export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 export interface StatusProbe {
   alive(pid: number, startTime: string | undefined): boolean;
   fifoExists(record: ContainerRecord): boolean;
-  frozen(record: ContainerRecord): boolean;
+  frozen(record: ContainerRecord): Promise<boolean> | boolean;
 }
 
 /** Derives the status of a container from the host. */
-export function deriveStatus(record: ContainerRecord, probe: StatusProbe): Status {
+export async function deriveStatus(record: ContainerRecord, probe: StatusProbe): Promise<Status> {
   if (!probe.alive(record.pid, record.startTime)) return 'stopped';
   if (probe.fifoExists(record)) return 'created';
-  if (probe.frozen(record)) return 'paused';
+  if (await probe.frozen(record)) return 'paused';
   return 'running';
 }
 
 /** The probe for the real host; `frozen` comes from the cgroup layer. */
-export function hostProbe(fifoPath: (r: ContainerRecord) => string, frozen: (r: ContainerRecord) => boolean): StatusProbe {
+export function hostProbe(fifoPath: (r: ContainerRecord) => string, frozen: (r: ContainerRecord) => Promise<boolean>): StatusProbe {
   return {
     alive: (pid, st) => isSameProcessAlive(pid, st),
     fifoExists: (r) => fs.existsSync(fifoPath(r)),

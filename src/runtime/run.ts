@@ -38,7 +38,7 @@ export async function runContainer(ctx: Context, opts: CreateOptions, keep: bool
 
 async function removeQuietly(ctx: Context, id: string): Promise<void> {
   try {
-    const c = loadContainer(ctx, id);
+    const c = await loadContainer(ctx, id);
     try {
       await destroy(ctx, c);
     } finally {

@@ -33,7 +33,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function openGate(fifo: string, pid: number, startTime: string | undefined): Promise<void> {
   let fd: number;
   try {
-    fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_CLOEXEC);
+    fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
     throw new RuntimeError('system', `cannot open the start gate ${fifo}: ${errnoText(err)}`);
   }

@@ -22,21 +22,25 @@ export class Checker {
     return base ? `${base}.${key}` : key;
   }
 
+  /** A JSON object (not null, not an array). */
   obj(v: unknown, field: string): Obj {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(field, 'must be an object');
     return v as Obj;
   }
 
+  /** An array. */
   arr(v: unknown, field: string): unknown[] {
     if (!Array.isArray(v)) this.fail(field, 'must be an array');
     return v;
   }
 
+  /** A string. */
   str(v: unknown, field: string): string {
     if (typeof v !== 'string') this.fail(field, 'must be a string');
     return v;
   }
 
+  /** A boolean. */
   bool(v: unknown, field: string): boolean {
     if (typeof v !== 'boolean') this.fail(field, 'must be a boolean');
     return v;

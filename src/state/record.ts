@@ -25,8 +25,8 @@ export interface ContainerRecord {
 
 /** Where the container's cgroup is, and whether stasis created it (only then may delete remove it). */
 export interface CgroupRecord {
-  /** The resolved cgroup path inside each hierarchy (same for every v1 controller). */
-  path: string;
+  /** Host directory of the container's cgroup per v1 controller, or {'': dir} on cgroup v2. */
+  paths: Record<string, string>;
   /** True when stasis made the cgroup; false when it joined an existing one. */
   owned: boolean;
 }

@@ -90,7 +90,7 @@ function notFound(id: string): RuntimeError {
 }
 
 function openLocked(dir: string, mode: LockMode): number {
-  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_CLOEXEC);
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   try {
     lockFd(fd, mode);
   } catch (err) {

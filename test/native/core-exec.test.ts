@@ -135,13 +135,13 @@ test('FDMAP chains cannot clobber each other and move the helper\'s own fds out 
       { op: 'SYNC', args: [str('ctl-moved')], what: 'sync' },
       { op: 'CLOSE_FDS', args: [u32(6)], what: 'close' },
       lookup('sh'),
-      exec(['sh', '-c', `${LIST_FDS}; cat <&3; cat <&4; cat <&5; cat <&6`]),
+      exec(['sh', '-c', `${LIST_FDS}; cat <&3; cat <&4; echo; readlink /proc/$$/fd/5 /proc/$$/fd/6`]),
     ],
     { stdio: ['ignore', out.fd, out.fd], extraFds: [a, b], onLog: (l) => logs.push(l) },
   );
   killLater(t, () => res.pid);
   assert.equal(res.exitStatus, 0);
-  assert.equal(out.read(), '0 1 2 3 4 5 6 \nBABA');
+  assert.equal(out.read(), `0 1 2 3 4 5 6 \nBA\n${tmp}/b\n${tmp}/a\n`);
   assert.ok(logs.some((l) => l.includes('exec /')), 'the log fd still works after it was moved');
 });
 

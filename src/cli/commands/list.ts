@@ -15,7 +15,7 @@ const command: Command = {
     quiet: { type: 'boolean', short: 'q', help: 'display only container ids' },
   },
   args: { min: 0, max: 0 },
-  run(ctx, flags) {
+  async run(ctx, flags) {
     const format = str(flags, 'format') ?? 'table';
     if (format !== 'table' && format !== 'json') throw new RuntimeError('usage', `invalid format "${format}": use table or json`);
     const store = new StateStore(ctx.root);
@@ -24,7 +24,7 @@ const command: Command = {
       try {
         const { lock, record } = store.open(id, LockMode.Shared);
         try {
-          states.push(ociState(record, statusOf(store, record)));
+          states.push(ociState(record, await statusOf(store, record)));
         } finally {
           lock.release();
         }

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { allDirs, goneEverywhere, openForTest, procState, readTrim, setup, skip, spawnGated } from './helpers';
+import { openCgroupManager } from '../../../src/cgroups/index';
+import { allDirs, goneEverywhere, openForTest, procState, readTrim, setup, skip, spawnGated, waitForOutput } from './helpers';
 
 test('create, apply, addProcess, pids, freeze/thaw, stats and destroy on the real v1 hierarchy', { skip }, async (t) => {
   const { m, cgroupsPath } = openForTest(t);
@@ -63,7 +64,6 @@ test('create, apply, addProcess, pids, freeze/thaw, stats and destroy on the rea
 test('a cgroup that already existed is joined and not removed by a non-owning manager', { skip }, async (t) => {
   const { m, cgroupsPath } = openForTest(t);
   await m.create();
-  const { openCgroupManager } = await import('../../../src/cgroups/index');
   const joiner = openCgroupManager({ id: 'it', cgroupsPath, setup });
   const r = await joiner.create();
   assert.equal(r.created, false);
@@ -77,7 +77,6 @@ test('lowering the memory limit below current usage reports the kernel EBUSY cle
   const child = spawnGated(t, process.execPath, ['-e', `process.stdin.once('data', () => { globalThis.b = Buffer.alloc(24 << 20, 1); console.log('ready'); setInterval(() => {}, 1000); })`]);
   await m.addProcess(child.pid!);
   child.stdin!.write('go\n');
-  const { waitForOutput } = await import('./helpers');
   await waitForOutput(child, (o) => o.includes('ready'));
   await assert.rejects(m.update({ memory: { limit: 1 << 20 } }), (err: Error) => {
     assert.match(err.message, /^cannot set memory limit: writing "1048576" to \/sys\/fs\/cgroup\/memory\/.*\/memory.limit_in_bytes: device or resource busy$/);

@@ -40,6 +40,12 @@ function counterLines(file: string): number[] {
     .map(Number);
 }
 
+/** The parent pid of pid, from /proc. */
+function parentOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
 async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
@@ -121,6 +127,8 @@ test('dump a process tree, see it die, restore it and see it count on', { skip }
   restoredPid = restored.pid;
   assert.equal(restoredPid, pid, 'restored tree has a different root pid');
   assert.ok(alive(pid), 'restored process is not running');
+  // rst_sibling: the tree is born as CRIU's sibling, i.e. our child, not an orphan of the exited CRIU.
+  assert.equal(parentOf(pid), process.pid, 'restored tree is not our child');
 
   const last = atDump[atDump.length - 1];
   await waitFor('the restored loop to count on', () => counterLines(counter).length >= atDump.length + 5);

@@ -1,0 +1,83 @@
+/**
+ * The container's view of its cgroup: the cgroup library's manager opened with the right path, plus the
+ * runtime policy that belongs to no single controller (default device rules, kill-all, mount sources).
+ * A container is reopened by its *resolved* path: a relative cgroupsPath depends on the caller's cgroup,
+ * and containerd, Podman and a shell are different callers.
+ */
+import {
+  detectCgroupSetup,
+  openCgroupManager,
+  V1CgroupManager,
+  V2CgroupManager,
+  type CgroupLocation,
+  type CgroupManager,
+  type LinuxResources,
+} from '../cgroups';
+import type { Spec } from '../spec/types';
+import type { ContainerRecord } from '../state/record';
+
+/** A manager for a new container, from its spec's cgroupsPath. */
+export function newContainerCgroup(spec: Spec, id: string): CgroupManager {
+  return openCgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath });
+}
+
+/**
+ * The manager of an existing container, rebuilt from the host directories recorded at create time, so a
+ * relative cgroupsPath resolves the same whoever calls later.
+ */
+export function openContainerCgroup(record: ContainerRecord): CgroupManager {
+  const setup = detectCgroupSetup();
+  const owned = record.cgroup.owned;
+  const paths = record.cgroup.paths;
+  if ('' in paths) {
+    const location: CgroupLocation = { version: 'v2', v1: new Map(), v2: paths[''], mounts: new Map([['', setup.v2Mount ?? '']]) };
+    return new V2CgroupManager(location, { owned });
+  }
+  const v1 = new Map<string, string>();
+  const mounts = new Map<string, string>();
+  for (const [controller, dir] of Object.entries(paths)) {
+    const mp = setup.v1Controllers.get(controller);
+    if (!mp) continue;
+    v1.set(controller, dir);
+    mounts.set(controller, mp);
+  }
+  return new V1CgroupManager({ version: 'v1', v1, mounts }, { owned });
+}
+
+/** Devices every container may use whatever the spec says (as runc allows them): null, zero, full, tty, random, urandom, ptmx, pts. */
+const DEFAULT_ALLOWED: NonNullable<LinuxResources['devices']> = [
+  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' },
+  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' },
+  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
+  { allow: true, type: 'c', major: 136, access: 'rwm' },
+];
+
+/** The resources to write at create: the spec's, with the default device allowances after its rules. */
+export function resourcesForCreate(spec: Spec): LinuxResources {
+  const r = (spec.linux?.resources ?? {}) as LinuxResources;
+  const devices = r.devices ?? [];
+  // Devices the spec lists explicitly (linux.devices) must be usable too.
+  const listed = (spec.linux?.devices ?? []).map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: 'rwm' }));
+  return { ...r, devices: devices.length ? [...devices, ...DEFAULT_ALLOWED, ...listed] : [] };
+}
+
+/** Mount sources for `cgroup` mounts inside the container: controller → host directory of its cgroup. */
+export function mountSources(cg: CgroupManager): { controller: string; hostPath: string }[] {
+  return Object.entries(cg.paths()).map(([controller, hostPath]) => ({ controller, hostPath }));
+}
+
+/** SIGKILLs every process in the cgroup, thawing it so frozen tasks can die. */
+export async function killAll(cg: CgroupManager): Promise<void> {
+  for (const pid of await cg.pids()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  if ((await cg.state()) === 'frozen') await cg.thaw();
+}
