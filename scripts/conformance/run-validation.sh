@@ -139,47 +139,6 @@ finish() {
 trap finish EXIT
 trap 'exit 130' INT TERM
 
-# Classify one test from its exit status and TAP. Some tests print several
-# TAP streams (one plan each), and lifecycle tests such as prestart print no
-# result at all: they report a failure only as a YAML block in a stream that
-# has no result. So: pass needs exit 0, no `not ok` outside TODO, as many
-# results as the plans add up to, and no such result-less YAML block. A test
-# with no TAP at all and exit 0 passes: the *_fail tests speak only through
-# their exit status.
-classify() {
-  local rc=$1 tap=$2 err=$3 summary plans results skips loose notok
-  summary=$(awk '
-    /^TAP version/ { sres = 0; syaml = 0 }
-    /^  ---/ { if (!syaml) syaml = NR }
-    /^(not )?ok( |$)/ { results++; sres++; if ($0 ~ /^ok [0-9]+ # SKIP/) skips++ }
-    /^1\.\.[0-9]+/ {
-      if (sres == 0 && syaml && !loose) loose = syaml
-      sub(/^1\.\./, ""); plans += $0 + 0; seen = 1
-    }
-    END { printf "%s %d %d %d\n", seen ? plans : "missing", results, skips, loose }
-  ' "$tap")
-  read -r plans results skips loose <<<"$summary"
-  notok=$(grep -E '^not ok' "$tap" | grep -v '# TODO' | head -1 || true)
-  if [[ $rc == 124 || $rc == 137 ]]; then
-    printf 'fail\ttimeout after %ss\n' "$TIMEOUT"
-  elif [[ -n $notok ]]; then
-    printf 'fail\t%s\n' "$notok"
-  elif [[ $rc != 0 ]]; then
-    printf 'fail\texit %s: %s\n' "$rc" "$(grep -m1 . "$err" | cut -c1-200)"
-  elif [[ $loose != 0 ]]; then
-    printf 'fail\t%s\n' "$(sed -n "$((loose + 1)),\$p" "$tap" | grep -m1 -E '"(error|stderr)"' | sed 's/^ *//' | cut -c1-200)"
-  elif [[ $plans == missing && $results == 0 ]]; then
-    # *_fail tests that expect create to fail say nothing and exit 0.
-    printf 'pass\t\n'
-  elif [[ $plans != "$results" ]]; then
-    printf 'fail\tplan %s but %s results\n' "$plans" "$results"
-  elif [[ $results != 0 && $skips == "$results" ]]; then
-    printf 'skip\t%s\n' "$(grep -m1 -E '^ok [0-9]+ # SKIP' "$tap")"
-  else
-    printf 'pass\t\n'
-  fi
-}
-
 TSV=$OUT/$NAME.tsv
 printf 'test\tresult\tdetail\n' >"$TSV.tmp"
 passed=0 failed=0 skipped=0
@@ -195,7 +154,7 @@ for t in "${TESTS[@]}"; do
   wait "$sid"; rc=$?
   set -e
   cleanup_test "$sid"
-  IFS=$'\t' read -r result detail < <(classify "$rc" "$tap" "$err")
+  IFS=$'\t' read -r result detail < <("$HERE/classify-tap.sh" "$rc" "$tap" "$err" "$TIMEOUT")
   case $result in
     pass) passed=$((passed + 1)) ;;
     skip) skipped=$((skipped + 1)) ;;

@@ -2,7 +2,7 @@
  * The only place the cgroup library touches the filesystem. Drivers take a CgroupFs so unit tests can
  * record every write and emulate kernel behaviour on a temp-dir fixture tree.
  */
-import { constants, promises as fsp } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeSync } from 'node:fs';
 
 /** One directory entry as the drivers need it. */
 export interface DirEntry {
@@ -26,24 +26,28 @@ export interface CgroupFs {
   exists(path: string): Promise<boolean>;
 }
 
-/** The real filesystem. */
+/**
+ * The real filesystem. The calls are synchronous on purpose: cgroupfs operations are in-memory and take
+ * microseconds, while a round trip through libuv's thread pool costs far more, and `create` makes dozens of
+ * them on the path every container start waits on. The interface stays async so fixtures can be anything.
+ */
 export const realCgroupFs: CgroupFs = {
   async readFile(path) {
-    return fsp.readFile(path, 'utf8');
+    return readFileSync(path, 'utf8');
   },
   async writeFile(path, value) {
     // O_TRUNC but never O_CREAT: cgroupfs would refuse creating anyway, and fixtures must behave alike.
-    const fh = await fsp.open(path, constants.O_WRONLY | constants.O_TRUNC);
+    const fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC);
     try {
       // cgroup files parse one write(2) as one command, so the value must go out in a single call.
-      await fh.write(Buffer.from(value), 0);
+      writeSync(fd, Buffer.from(value), 0);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   },
   async mkdir(path) {
     try {
-      await fsp.mkdir(path);
+      mkdirSync(path);
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -51,18 +55,13 @@ export const realCgroupFs: CgroupFs = {
     }
   },
   async rmdir(path) {
-    await fsp.rmdir(path);
+    rmdirSync(path);
   },
   async readdir(path) {
-    const entries = await fsp.readdir(path, { withFileTypes: true });
+    const entries = readdirSync(path, { withFileTypes: true });
     return entries.map((e) => ({ name: e.name, isDirectory: e.isDirectory() }));
   },
   async exists(path) {
-    try {
-      await fsp.access(path);
-      return true;
-    } catch {
-      return false;
-    }
+    return existsSync(path);
   },
 };

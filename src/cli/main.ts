@@ -7,6 +7,7 @@ import type { Command } from './command';
 import type { Context } from './context';
 import { Logger, type LogFormat } from './log';
 import { RuntimeError } from '../runtime/errors';
+import { mark } from '../runtime/trace';
 
 const VERSION = '0.1.0';
 const SPEC_VERSION = '1.2.1';
@@ -65,6 +66,7 @@ function commandHelp(cmd: Command): string {
 
 /** Runs the CLI and resolves to the exit status. Never throws. */
 export async function main(argv: string[]): Promise<number> {
+  mark('main');
   let log = new Logger(undefined, 'text', false);
   try {
     const { flags: g, rest } = parseFlags(argv, GLOBAL_FLAGS, 'stasis');

@@ -53,6 +53,23 @@ export interface SwrkOptions {
   onNotify?: (event: CriuNotifyEvent) => void | Promise<void>;
   /** Environment of CRIU. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Starts CRIU some other way than a plain spawn (e.g. through stasis-helper inside a private mount
+   * namespace). Receives the server end of the socket pair (to be handed to CRIU, which must be told its
+   * number: `criu swrk N`) and the fd meant for CRIU's stderr (the capture file unless stdio[2] says
+   * otherwise), and resolves once CRIU runs; criuRequest closes its own copy of the socket afterwards.
+   * criuPath, stdio[0..1] and extraFds are then the starter's business.
+   */
+  start?: (socketFd: number, stderr: StdioNull | number) => Promise<StartedCriu>;
+  /** Called with CRIU's pid after it started and before the request is sent (e.g. to move it into a cgroup). */
+  beforeRequest?: (criuPid: number) => Promise<void> | void;
+}
+
+/** A CRIU process started by SwrkOptions.start. */
+export interface StartedCriu {
+  pid: number;
+  /** Resolves when CRIU has exited. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** A request CRIU refused or could not complete. */
@@ -150,18 +167,14 @@ function readCapture(fd: number | undefined): string {
   return buf.toString('utf8').trim().replace(/\s*\n\s*/g, ' | ');
 }
 
-/**
- * Runs one request through a fresh `criu swrk` and returns CRIU's final answer. Rejects with CriuError when
- * CRIU answers success=false, dies before answering, or cannot be started.
- */
-export async function criuRequest(req: CriuReq, opts: SwrkOptions = {}): Promise<CriuResp> {
-  const nat = native();
-  const bin = opts.criuPath ?? criuBinary(opts.env);
-  const [mine, theirs] = nat.seqpacketPair();
-  const stdio = opts.stdio ?? ['ignore', 'ignore', 'capture'];
-  const captureFd = stdio[2] === 'capture' ? openStderrCapture() : undefined;
-  const stderr = captureFd ?? (stdio[2] as StdioNull | number);
-
+/** Spawns `criu swrk 3` directly; the socket end is closed here once the child has its copy. */
+function spawnCriu(
+  bin: string,
+  stdio: NonNullable<SwrkOptions['stdio']>,
+  stderr: StdioNull | number,
+  theirs: number,
+  opts: SwrkOptions,
+): { ok: true; started: StartedCriu } | { ok: false; error: Promise<Error> } {
   let child;
   try {
     child = spawn(bin, ['swrk', '3'], {
@@ -176,7 +189,44 @@ export async function criuRequest(req: CriuReq, opts: SwrkOptions = {}): Promise
     child.once('exit', (code, signal) => resolve({ code, signal }));
     child.once('error', () => resolve({ code: null, signal: null }));
   });
-  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+  if (child.pid === undefined) return { ok: false, error: new Promise<Error>((resolve) => child.once('error', resolve)) };
+  return { ok: true, started: { pid: child.pid, exited } };
+}
+
+/**
+ * Runs one request through a fresh `criu swrk` and returns CRIU's final answer. Rejects with CriuError when
+ * CRIU answers success=false, dies before answering, or cannot be started.
+ */
+export async function criuRequest(req: CriuReq, opts: SwrkOptions = {}): Promise<CriuResp> {
+  const nat = native();
+  const bin = opts.criuPath ?? criuBinary(opts.env);
+  const [mine, theirs] = nat.seqpacketPair();
+  const stdio = opts.stdio ?? ['ignore', 'ignore', 'capture'];
+  const captureFd = stdio[2] === 'capture' ? openStderrCapture() : undefined;
+  const stderr = captureFd ?? (stdio[2] as StdioNull | number);
+
+  let started: StartedCriu;
+  if (opts.start) {
+    try {
+      started = await opts.start(theirs, stderr);
+    } catch (err) {
+      fs.closeSync(mine);
+      if (captureFd !== undefined) fs.closeSync(captureFd);
+      throw err;
+    } finally {
+      fs.closeSync(theirs);
+    }
+  } else {
+    const spawned = spawnCriu(bin, stdio, stderr, theirs, opts);
+    if (!spawned.ok) {
+      fs.closeSync(mine);
+      if (captureFd !== undefined) fs.closeSync(captureFd);
+      const err = await spawned.error;
+      throw new CriuError(`criu: cannot run ${bin}: ${err.message}`, req.type, undefined, []);
+    }
+    started = spawned.started;
+  }
+  const { exited } = started;
 
   const fail = async (resp: CriuResp | undefined, extra?: string): Promise<never> => {
     fs.closeSync(mine);
@@ -193,11 +243,16 @@ export async function criuRequest(req: CriuReq, opts: SwrkOptions = {}): Promise
     throw new CriuError(message, req.type, resp?.crErrno, logErrors, exit);
   };
 
-  if (child.pid === undefined) {
-    fs.closeSync(mine);
-    if (captureFd !== undefined) fs.closeSync(captureFd);
-    const err = await spawnError;
-    throw new CriuError(`criu: cannot run ${bin}: ${err.message}`, req.type, undefined, []);
+  if (opts.beforeRequest) {
+    try {
+      await opts.beforeRequest(started.pid);
+    } catch (err) {
+      // Closing our end makes CRIU's read of the request fail, so it exits without doing anything.
+      fs.closeSync(mine);
+      await exited;
+      if (captureFd !== undefined) fs.closeSync(captureFd);
+      throw err;
+    }
   }
 
   try {

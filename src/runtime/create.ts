@@ -18,6 +18,7 @@ import { runHooks } from './hooks';
 import { ociState } from './oci-state';
 import { RuntimeError, errnoText } from './errors';
 import { native } from '../native';
+import { mark } from './trace';
 import type { Context } from '../cli/context';
 
 /** Options of `create` (and of `run`, which adds `foreground`). */
@@ -43,7 +44,9 @@ export interface Created {
 export async function createContainer(ctx: Context, opts: CreateOptions): Promise<Created> {
   validateId(opts.id);
   const bundle = path.resolve(opts.bundle);
+  mark('create: begin');
   const { spec, rootfs } = loadBundleSpec(bundle);
+  mark('spec loaded');
   const listen = listenFds(spec);
   const store = new StateStore(ctx.root);
   const lock = store.claim(opts.id);
@@ -66,6 +69,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       bundle,
       rootless: ctx.rootless,
     });
+    mark('plan built');
     const record: ContainerRecord = {
       version: 1,
       id: opts.id,
@@ -88,12 +92,14 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       },
       onSync: async (name, childPid) => {
         if (name === 'setup') {
+          mark('sync setup');
           const made = await cg.create();
           record.cgroup.owned = made.created;
           lock.write({ ...record, pid: childPid ?? 0 }); // from here on, delete --force can find and clean it
           const applied = await cg.apply(resourcesForCreate(spec));
           for (const w of [...made.warnings, ...applied.warnings]) ctx.log.warn(w);
           await cg.addProcess(childPid!);
+          mark('cgroup ready');
           if (plan.userns) writeIdMaps(childPid!, plan.uidMappings, plan.gidMappings);
           return { continue: true };
         }
@@ -109,6 +115,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     if (launched.outcome !== 'ready' || !pid) {
       throw new RuntimeError('system', `container init exited during setup (${describeExit(launched)})`);
     }
+    mark('helper ready');
     record.pid = pid;
     record.startTime = processStartTime(pid);
     lock.write(record);

@@ -8,6 +8,7 @@ import { createContainer, type CreateOptions } from './create';
 import { startLoaded } from './start';
 import { loadContainer, withContainer } from './container';
 import { destroy } from './delete';
+import { mark } from './trace';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
@@ -29,10 +30,13 @@ export async function runContainer(ctx: Context, opts: CreateOptions, keep: bool
     await removeQuietly(ctx, opts.id);
     throw err;
   }
+  mark('started');
   if (!opts.foreground) return 0;
   const exit = await launched.childExit;
+  mark('container exited');
   for (const s of FORWARDED) process.off(s, forward);
   if (!keep) await removeQuietly(ctx, opts.id);
+  mark('deleted');
   return exit.signal ? 128 + exit.signal : (exit.status ?? 0);
 }
 

@@ -160,7 +160,11 @@ export function writeFileAtomic(file: string, data: string, mode = 0o600): void 
     fs.renameSync(tmp, file);
   } catch (err) {
     if (fd >= 0) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      /* nothing was created, or it is not ours to remove */
+    }
     throw new RuntimeError('system', `cannot write ${file}: ${errnoText(err)}`);
   }
   const dirFd = fs.openSync(path.dirname(file), 'r');

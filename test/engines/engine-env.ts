@@ -192,6 +192,55 @@ export function removeCgroupDirs(cgroupPath: string): void {
   for (const h of hierarchies) rmTree(path.join(h, cgroupPath));
 }
 
+/**
+ * SIGKILLs every process in the cgroup dirs named by cgroupPath (pids hierarchy, all levels): the containers a
+ * failed test left running. Only our own cgroup paths are ever passed here.
+ */
+export async function killCgroupProcs(cgroupPath: string): Promise<void> {
+  const root = path.join('/sys/fs/cgroup/pids', cgroupPath);
+  const pids = (): number[] => {
+    const found: number[] = [];
+    const walk = (dir: string): void => {
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+        for (const line of fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (line) found.push(Number(line));
+      } catch {
+        return;
+      }
+      for (const e of entries) if (e.isDirectory()) walk(path.join(dir, e.name));
+    };
+    walk(root);
+    return found;
+  };
+  for (const pid of pids()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  await waitFor(() => (pids().length === 0 ? true : undefined), 3000, 50);
+}
+
+/**
+ * Host dirs an engine creates at fixed places whatever its flags (Podman: /run/containers/networks for
+ * netavark; containerd 1.6: /run/containerd/s for shim sockets). Call before starting the engine; the returned
+ * function removes those that did not exist then, deepest first, and only if empty (never someone else's).
+ */
+export function noteFixedDirs(dirs: string[]): () => void {
+  const created = dirs.filter((d) => !fs.existsSync(d)).sort((a, b) => b.length - a.length);
+  return () => {
+    for (const d of created) {
+      try {
+        fs.rmdirSync(d);
+      } catch {
+        /* not empty (someone else uses it now) or already gone */
+      }
+    }
+  };
+}
+
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

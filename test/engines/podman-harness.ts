@@ -9,8 +9,10 @@ import * as path from 'node:path';
 import {
   CommandResult,
   buildImages,
+  killCgroupProcs,
   loweredLimit,
   makeTempDir,
+  noteFixedDirs,
   removeCgroupDirs,
   runCommand,
   runtimeForEngine,
@@ -26,6 +28,7 @@ export class PodmanHarness {
   /** Cgroup parent given to every container (cgroupfs manager), removed by close(). */
   readonly cgroupParent = `/stasis-engines-podman-${uniqueSuffix}`;
   private readonly env: NodeJS.ProcessEnv;
+  private readonly removeFixedDirs = noteFixedDirs(['/run/containers', '/run/containers/networks']);
   private readonly globalArgs: string[];
 
   /** Use openPodman(): the constructor only lays out files. */
@@ -106,9 +109,11 @@ runroot = "${p('runroot')}"
       await this.podman(['rm', '--all', '--force', '--time', '0']);
       await this.podman(['rmi', '--all', '--force']);
     } finally {
+      await killCgroupProcs(this.cgroupParent);
       unmountBelow(this.dir);
       fs.rmSync(this.dir, { recursive: true, force: true });
       removeCgroupDirs(this.cgroupParent);
+      this.removeFixedDirs();
     }
   }
 }

@@ -6,16 +6,16 @@ import type { ContainerRecord } from '../../../src/state/record';
 const record = { id: 'c1', pid: 42, startTime: '100' } as ContainerRecord;
 const probe = (p: Partial<StatusProbe>): StatusProbe => ({ alive: () => true, fifoExists: () => false, frozen: () => false, ...p });
 
-test('status is derived in order: dead → stopped, fifo → created, frozen → paused, else running', () => {
-  assert.equal(deriveStatus(record, probe({ alive: () => false, fifoExists: () => true })), 'stopped');
-  assert.equal(deriveStatus(record, probe({ fifoExists: () => true, frozen: () => true })), 'created');
-  assert.equal(deriveStatus(record, probe({ frozen: () => true })), 'paused');
-  assert.equal(deriveStatus(record, probe({})), 'running');
+test('status is derived in order: dead → stopped, fifo → created, frozen → paused, else running', async () => {
+  assert.equal(await deriveStatus(record, probe({ alive: () => false, fifoExists: () => true })), 'stopped');
+  assert.equal(await deriveStatus(record, probe({ fifoExists: () => true, frozen: () => true })), 'created');
+  assert.equal(await deriveStatus(record, probe({ frozen: async () => true })), 'paused');
+  assert.equal(await deriveStatus(record, probe({})), 'running');
 });
 
-test('the liveness check receives the recorded start time (pid reuse guard)', () => {
+test('the liveness check receives the recorded start time (pid reuse guard)', async () => {
   let seen: unknown[] = [];
-  deriveStatus(record, probe({ alive: (...a) => ((seen = a), true) }));
+  await deriveStatus(record, probe({ alive: (...a) => ((seen = a), true) }));
   assert.deepEqual(seen, [42, '100']);
 });
 
