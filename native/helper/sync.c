@@ -116,11 +116,16 @@ op_wait_start (struct ctx *c, struct args *a, struct herr *err)
     n = write (fd, "0", 1);
   while (n < 0 && errno == EINTR);
   int e = errno;
-  close (fd);
   close (c->fifo_fd);
   c->fifo_fd = -1;
   if (n != 1)
-    return herr_set (err, n < 0 ? e : EIO, "write start fifo: %s", n < 0 ? strerror (e) : "short write");
+    {
+      close (fd);
+      return herr_set (err, n < 0 ? e : EIO, "write start fifo: %s", n < 0 ? strerror (e) : "short write");
+    }
+  /* The write end is deliberately left open: it is O_CLOEXEC, so the kernel closes it at the final execve
+     (or when the process dies). `start` can read on until end-of-file and so return, and run the poststart
+     hooks, only once startContainer hooks have run and the user process has been executed. */
   return 0;
 }
 

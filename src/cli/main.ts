@@ -14,6 +14,7 @@ const SPEC_VERSION = '1.2.1';
 
 /** Command table: summaries here so `--help` loads no command module; modules load lazily on use. */
 const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
+  checkpoint: { summary: 'checkpoint a running container', load: () => require('./commands/checkpoint').default },
   create: { summary: 'create a container', load: () => require('./commands/create').default },
   delete: { summary: 'delete any resources held by the container', load: () => require('./commands/delete').default },
   events: { summary: 'display container events such as OOM notifications and resource statistics', load: () => require('./commands/events').default },
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
   list: { summary: 'lists containers started by stasis with the given root', load: () => require('./commands/list').default },
   pause: { summary: 'pause suspends all processes inside the container', load: () => require('./commands/pause').default },
   ps: { summary: 'ps displays the processes running inside a container', load: () => require('./commands/ps').default },
+  restore: { summary: 'restore a container from a previous checkpoint', load: () => require('./commands/restore').default },
   resume: { summary: 'resumes all processes that have been previously paused', load: () => require('./commands/resume').default },
   run: { summary: 'create and run a container', load: () => require('./commands/run').default },
   spec: { summary: 'create a new specification file', load: () => require('./commands/spec').default },

@@ -110,7 +110,11 @@ export function errnoName(errno: number): string | undefined {
  * Error lines CRIU logs on every run where it lacks CAP_SYS_RESOURCE; they explain nothing, so they are not
  * quoted in failures.
  */
-const HARMLESS_LOG_ERRORS = [/rlimit: Can't setup RLIMIT_NOFILE/];
+const HARMLESS_LOG_ERRORS = [
+  /rlimit: Can't setup RLIMIT_NOFILE/,
+  // A capability probe; inside a container's devices cgroup /dev/net/tun is simply not allowed.
+  /tun: Unable to create tun: Operation not permitted/,
+];
 
 /**
  * The "Error" lines of a CRIU log, with the "(00.123456) " timestamp removed and known-harmless ones left
@@ -142,9 +146,11 @@ export function failureMessage(
   const parts = [`criu ${type.toLowerCase().replace(/_/g, '-')} failed`];
   if (extra) parts.push(extra);
   if (resp?.crErrno) parts.push(`errno ${resp.crErrno} (${errnoName(resp.crErrno) ?? 'unknown'})`);
-  if (resp?.crErrmsg) parts.push(resp.crErrmsg.trim());
-  let msg = parts.join(': ');
   const quoted = logErrors.slice(-MAX_QUOTED_LOG_LINES).map((l) => l.replace(/\s+/g, ' '));
+  // cr_errmsg is the first Error line CRIU logged: say it once, and not when it is a known-harmless one.
+  const errmsg = resp?.crErrmsg?.trim().replace(/\s+/g, ' ');
+  if (errmsg && !quoted.includes(errmsg) && !HARMLESS_LOG_ERRORS.some((re) => re.test(errmsg))) parts.push(errmsg);
+  let msg = parts.join(': ');
   if (quoted.length > 0) msg += `: "${quoted.join(' | ')}"`;
   if (logPath) msg += ` (log ${logPath})`;
   return msg;

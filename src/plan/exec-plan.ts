@@ -2,8 +2,8 @@
  * The exec plan: start one more process inside a running container.
  *
  * Order: [WRITE_FILE oom_score_adj] [SETRLIMIT… when the container has a user namespace, before entering
- * it — see init-plan.ts], SETNS into /proc/<pid>/ns/* for every namespace kind the container has (user first,
- * mount last), CONNECT_CONSOLE, CLONE(0) — the pid and time namespaces only apply to children —, SYNC
+ * it — see init-plan.ts], CONNECT_CONSOLE (a host path), SETNS into /proc/<pid>/ns/* for every namespace kind
+ * the container has (user first, mount last), CLONE(0) — the pid and time namespaces only apply to children —, SYNC
  * "setup" (the runtime moves the child into the container's cgroup), SETSID + CONSOLE with a terminal,
  * CHDIR, LOOKUP_EXEC, [SETRLIMIT…], [UMASK], FDMAP, CLOSE_FDS, READY, privilege drop, EXEC.
  *
@@ -49,9 +49,11 @@ export function buildExecPlan(o: ExecPlanOptions): ExecPlan {
   const steps: Step[] = [];
   if (p.oomScoreAdj !== undefined) steps.push(oomScoreStep(p.oomScoreAdj));
   if (usesUserns) steps.push(...rlimitSteps(p.rlimits));
+  // The console socket is a host path: connect before joining the container's mount namespace, where
+  // the path does not exist (the connected socket fd stays valid across setns).
+  if (p.terminal) steps.push(connectConsoleStep(o.consoleSocket!));
   const kinds = joinOrder([...new Set(nss.map((n) => n.type))].map((type) => ({ type })));
   for (const { type } of kinds) steps.push(setnsStep(type, `/proc/${o.pid}/ns/${NAMESPACES[type].proc}`));
-  if (p.terminal) steps.push(connectConsoleStep(o.consoleSocket!));
   steps.push({
     op: 'CLONE',
     args: [u64(0), u32(o.detach ? ParentMode.EXIT : ParentMode.WAIT)],

@@ -26,7 +26,7 @@
  *                             the state that RUN_HOOK feeds to in-container hooks
  *    RUN_HOOK createContainer… — in the container's namespaces, before pivot_root (runtime.md)
  *    PIVOT_ROOT | MOVE_ROOT, PROPAGATION / (rootfsPropagation, applied to the new root)
- *    MASK_PATH…, READONLY_PATH…, WRITE_FILE sysctls, SETHOSTNAME, SETDOMAINNAME, REMOUNT / ro
+ *    WRITE_FILE sysctls, MASK_PATH…, READONLY_PATH…, SETHOSTNAME, SETDOMAINNAME, REMOUNT / ro
  *    CONSOLE, CHDIR, LOOKUP_EXEC, [SETRLIMIT…], PERSONALITY, UMASK, FDMAP, CLOSE_FDS
  *    READY                    — `create` returns; ctl is closed
  *    WAIT_START               — blocks until `start` opens the fifo
@@ -171,11 +171,13 @@ function afterPivotSteps(spec: Spec): Step[] {
     const flags = propagationFlags(linux.rootfsPropagation)!;
     steps.push({ op: 'PROPAGATION', args: [u32(Base.HOST), str('/'), u64(flags)], what: `make the new / ${linux.rootfsPropagation}` });
   }
-  for (const p of linux.maskedPaths ?? []) steps.push({ op: 'MASK_PATH', args: [str(p)], what: `mask ${p}` });
-  for (const p of linux.readonlyPaths ?? []) steps.push({ op: 'READONLY_PATH', args: [str(p)], what: `make ${p} read-only` });
+  // Sysctls go before the read-only paths: the default profile makes /proc/sys read-only, after which
+  // writing net.ipv4.ip_forward would fail with EROFS.
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
     steps.push({ op: 'WRITE_FILE', args: [u32(Base.HOST), str(sysctlPath(key)), str(value)], what: `set sysctl ${key}` });
   }
+  for (const p of linux.maskedPaths ?? []) steps.push({ op: 'MASK_PATH', args: [str(p)], what: `mask ${p}` });
+  for (const p of linux.readonlyPaths ?? []) steps.push({ op: 'READONLY_PATH', args: [str(p)], what: `make ${p} read-only` });
   if (spec.hostname) steps.push({ op: 'SETHOSTNAME', args: [str(spec.hostname)], what: `set hostname to ${spec.hostname}` });
   if (spec.domainname) steps.push({ op: 'SETDOMAINNAME', args: [str(spec.domainname)], what: `set domain name to ${spec.domainname}` });
   if (spec.root?.readonly) {

@@ -44,6 +44,11 @@ export class PodmanHarness {
     // Root lacks CAP_SYS_RESOURCE here, so Podman's default rlimits (nofile and nproc 1048576) make every
     // runtime fail in setrlimit: lower them. netns = "none" keeps the default network off the host (no bridge,
     // no iptables rules); the port test asks for slirp4netns explicitly.
+    // Podman hands `--log-format=json --log <file>` only to runtimes named in runtime_supports_json (runc,
+    // crun, ...); ENGINE_PODMAN_SUPPORTS_JSON=1 adds the runtime under test so that path can be tested too.
+    const supportsJson = process.env.ENGINE_PODMAN_SUPPORTS_JSON === '1'
+      ? `runtime_supports_json = ["crun", "runc", "kata", "runsc", "youki", "krun", "${path.basename(runtime)}"]\n`
+      : '';
     fs.writeFileSync(
       p('containers.conf'),
       `[containers]
@@ -57,7 +62,7 @@ events_logger = "file"
 events_logfile_path = "${p('events.log')}"
 tmp_dir = "${p('tmp')}"
 volume_path = "${p('volumes')}"
-
+${supportsJson}
 [network]
 network_config_dir = "${p('networks')}"
 `,

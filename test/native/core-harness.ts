@@ -70,10 +70,11 @@ export interface RawResult {
 
 /**
  * Spawns the helper, writes `frames` (already encoded) on ctl, and collects events until ctl is closed
- * by every holder and the helper has exited. A `sync` event is answered with CONTINUE. With `end`, our
+ * by every holder and the helper has exited. A `sync` event is answered with CONTINUE (ABORT with
+ * `abort`). With `end`, our
  * side of ctl is shut down after the frames (the helper then reads EOF).
  */
-export function runRaw(frames: Buffer, opts: { end?: boolean; timeoutMs?: number } = {}): Promise<RawResult> {
+export function runRaw(frames: Buffer, opts: { end?: boolean; abort?: boolean; timeoutMs?: number } = {}): Promise<RawResult> {
   const timeoutMs = opts.timeoutMs ?? 10000;
   const helper = spawn(helperPath(), ['run'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], env: {} });
   const ctl = helper.stdio[3] as unknown as NodeJS.ReadWriteStream;
@@ -86,7 +87,7 @@ export function runRaw(frames: Buffer, opts: { end?: boolean; timeoutMs?: number
   ctl.on('data', (chunk: Buffer) => {
     for (const ev of decoder.push(chunk)) {
       events.push(ev);
-      if (ev.type === 'sync') ctl.write(encodeFrame(Frame.CONTINUE));
+      if (ev.type === 'sync') ctl.write(encodeFrame(opts.abort ? Frame.ABORT : Frame.CONTINUE));
     }
   });
   const ctlEnd = new Promise<void>((r) => ctl.on('close', () => r()));

@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HelperStepError, launch } from '../../src/helper/launcher';
-import { str, strlist, u32, type Step } from '../../src/helper/protocol';
-import { killLater, outputFile, skipReason, tempDir, waitFor } from './core-harness';
+import { Frame, encodeFrame, encodePlan, str, strlist, u32, type Step } from '../../src/helper/protocol';
+import { killLater, outputFile, runRaw, skipReason, tempDir, waitFor } from './core-harness';
 
 const skip = skipReason();
 const PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -71,13 +71,19 @@ test('a hook that ignores its stdin does not kill the helper with SIGPIPE', { sk
 test('ABORT stops the helper with exit 1 before the next op', { skip }, async (t) => {
   const dir = tempDir(t);
   const marker = path.join(dir, 'ran');
+  const plan = encodePlan([{ op: 'SYNC', args: [str('createRuntime')], what: 'sync' }, hook(`touch ${marker}`, 5000)]);
+  const res = await runRaw(encodeFrame(Frame.PLAN, plan), { abort: true });
+  assert.deepEqual(res.events, [{ type: 'sync', name: 'createRuntime' }]);
+  assert.equal(res.code, 1);
+  assert.equal(fs.existsSync(marker), false);
+
   const logs: string[] = [];
   await assert.rejects(
     launch([{ op: 'SYNC', args: [str('createRuntime')], what: 'sync' }, hook(`touch ${marker}`, 5000)], {
       onSync: () => ({ continue: false }),
       onLog: (line) => logs.push(line),
     }),
-    /the helper ended without finishing setup \(exit code 1\)/,
+    /ended without/,
   );
   assert.equal(fs.existsSync(marker), false);
   assert.ok(logs.some((l) => JSON.parse(l).msg === 'sync createRuntime: aborted'), 'the abort is logged on fd 4');

@@ -5,6 +5,8 @@
  * Every container gets the single-level cgroupsPath `/stasis-test-<file>-<pid>-<n>` so that a leak check is
  * an exact directory test (a nested path would leave parent directories that stasis never owned).
  */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -37,6 +39,8 @@ export class TestEnv {
 
   constructor(readonly name: string) {
     this.base = fs.mkdtempSync(path.join(os.tmpdir(), `stasis-it-${name}-`));
+    // mkdtemp makes 0700; the root of a user namespace (a mapped host uid) must be able to reach the rootfs.
+    fs.chmodSync(this.base, 0o755);
     this.root = path.join(this.base, 'state');
     this.prefix = `stasis-test-${name}-${process.pid}`;
   }
@@ -152,9 +156,6 @@ function safeReaddir(dir: string): string[] {
  * state directory was left behind. Call it after every other test of the file.
  */
 export function leakTest(env: TestEnv): void {
-  // Imported here so that support modules without tests do not load node:test.
-  const { test } = require('node:test') as typeof import('node:test');
-  const assert = require('node:assert/strict') as typeof import('node:assert/strict');
   test('leaves no cgroups, mounts or state behind', async () => {
     const leaks = await env.dispose();
     assert.deepEqual(leaks, { cgroups: [], mounts: [], state: [] });

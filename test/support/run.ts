@@ -19,8 +19,11 @@ export function repoRoot(): string {
   throw new Error(`cannot find the repository root above ${__dirname}`);
 }
 
-/** Absolute path of the generated CLI launcher. */
-export const STASIS_BIN = path.join(repoRoot(), 'bin', 'stasis');
+/**
+ * Absolute path of the generated CLI launcher. `STASIS_TEST_BIN` points the tests at another build (e.g. a
+ * private copy, so that a concurrent `scripts/build.mjs`, which empties dist/, cannot break a run).
+ */
+export const STASIS_BIN = process.env.STASIS_TEST_BIN || path.join(repoRoot(), 'bin', 'stasis');
 
 /** What a finished stasis invocation produced. */
 export interface RunResult {

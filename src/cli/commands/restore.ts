@@ -1,0 +1,43 @@
+import type { Command } from '../command';
+import { bool, str } from '../args';
+import { restoreContainer } from '../../runtime/restore';
+import { CRIU_COMMON_FLAGS, commonCriuFlags } from './checkpoint';
+
+const command: Command = {
+  name: 'restore',
+  summary: 'restore a container from a previous checkpoint',
+  usage: '<container-id>',
+  description:
+    'Restores the checkpoint in --image-path as container <container-id> (a new id works), using the bundle\n' +
+    'given with --bundle. Without --detach, stasis waits for the container and exits with its status.',
+  flags: {
+    ...CRIU_COMMON_FLAGS,
+    bundle: { type: 'string', short: 'b', help: 'path to the root of the bundle directory (default: current directory)', value: 'DIR' },
+    detach: { type: 'boolean', short: 'd', help: 'detach from the container\'s process' },
+    'pid-file': { type: 'string', help: 'file to write the restored init pid to', value: 'FILE' },
+    'console-socket': { type: 'string', help: 'unix socket that receives the new pty master of a terminal container', value: 'PATH' },
+    'tcp-close': { type: 'boolean', help: 'close established tcp connections instead of restoring them' },
+    'no-subreaper': { type: 'boolean', help: 'accepted for compatibility: stasis never becomes a subreaper here' },
+    'no-pivot': { type: 'boolean', help: 'accepted for compatibility: criu sets up the restored root itself' },
+    'lsm-profile': { type: 'string', help: 'TYPE:NAME of the LSM profile to restore with (apparmor or selinux)', value: 'TYPE:NAME' },
+    'lsm-mount-context': { type: 'string', help: 'SELinux mount context for the restored mounts', value: 'CONTEXT' },
+  },
+  args: { min: 1, max: 1 },
+  run(ctx, flags, [id]) {
+    return restoreContainer(ctx, {
+      id,
+      ...commonCriuFlags(flags),
+      bundle: str(flags, 'bundle') ?? process.cwd(),
+      detach: bool(flags, 'detach'),
+      pidFile: str(flags, 'pid-file'),
+      consoleSocket: str(flags, 'console-socket'),
+      tcpClose: bool(flags, 'tcp-close'),
+      noSubreaper: bool(flags, 'no-subreaper'),
+      noPivot: bool(flags, 'no-pivot'),
+      lsmProfile: str(flags, 'lsm-profile'),
+      lsmMountContext: str(flags, 'lsm-mount-context'),
+      printStats: bool(flags, 'print-stats'),
+    });
+  },
+};
+export default command;

@@ -1,0 +1,99 @@
+/**
+ * What checkpoint and restore share about CRIU itself: finding the binary, refusing flags this host or
+ * this CRIU cannot honour (one line naming what is missing), and turning CRIU errors into user errors.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CriuError, CriuOptionError, criuBinary, probeFeatures, version } from '../criu';
+import type { CriuFeatures } from '../criu/types';
+import type { Context } from '../cli/context';
+import { RuntimeError } from './errors';
+
+/** CRIU below this cannot dump on kernels ≥ 6.13 (vvar split) or TCP on ≥ 6.16; 4.2 is what stasis tests. */
+export const MIN_CRIU_VERSION = 40200;
+/** CRIU's lazy-pages transfer asks for pipes of 4 MiB (checkpoint.md §7.3). */
+export const LAZY_PIPE_BYTES = 4 * 1024 * 1024;
+
+function executable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The CRIU binary to use: --criu, else $STASIS_CRIU / the installed one / `criu` in PATH. Throws when absent. */
+export function resolveCriu(ctx: Pick<Context, 'criu'>, env: NodeJS.ProcessEnv = process.env): string {
+  if (ctx.criu) {
+    const abs = path.resolve(ctx.criu);
+    if (!executable(abs)) throw new RuntimeError('unsupported', `criu not found: --criu ${ctx.criu} is not an executable file`);
+    return abs;
+  }
+  const bin = criuBinary(env);
+  if (bin.includes('/')) {
+    if (!executable(bin)) throw new RuntimeError('unsupported', `criu not found: ${bin} is not an executable file`);
+    return bin;
+  }
+  for (const dir of (env.PATH ?? '').split(':')) {
+    if (dir && executable(path.join(dir, bin))) return path.join(dir, bin);
+  }
+  throw new RuntimeError('unsupported', 'criu not found: install it (scripts/install-criu.sh) or pass --criu PATH');
+}
+
+/** Checks CRIU's version over RPC; an old CRIU is refused with its version and the one needed. */
+export async function requireCriuVersion(criuPath: string): Promise<void> {
+  let v;
+  try {
+    v = await version({ criuPath });
+  } catch (err) {
+    throw new RuntimeError('unsupported', `criu at ${criuPath} does not answer: ${(err as Error).message}`);
+  }
+  if (v.number < MIN_CRIU_VERSION) {
+    throw new RuntimeError('unsupported', `criu ${v.text} is too old: stasis needs criu 4.2 or newer on this kernel`);
+  }
+}
+
+/** Host facts the flag checks need, injectable for unit tests. */
+export interface LazyPagesHost {
+  pipeMaxSize(): number;
+  hasCapSysResource(): boolean;
+}
+
+/** The real host: /proc/sys/fs/pipe-max-size and the effective capability set of this process. */
+export const realLazyPagesHost: LazyPagesHost = {
+  pipeMaxSize: () => Number(fs.readFileSync('/proc/sys/fs/pipe-max-size', 'utf8').trim()),
+  hasCapSysResource: () => {
+    const m = /^CapEff:\s*([0-9a-f]+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    // CAP_SYS_RESOURCE is capability 24.
+    return m ? (BigInt(`0x${m[1]}`) >> 24n) & 1n ? true : false : false;
+  },
+};
+
+/** Why lazy pages cannot work here (pure given the host), or undefined. */
+export function lazyPagesObstacle(host: LazyPagesHost): string | undefined {
+  if (host.hasCapSysResource() || host.pipeMaxSize() >= LAZY_PIPE_BYTES) return undefined;
+  return (
+    `lazy-pages: criu needs ${LAZY_PIPE_BYTES / 1048576} MiB pipes but fs.pipe-max-size is ` +
+    `${host.pipeMaxSize()} and stasis lacks CAP_SYS_RESOURCE (raise fs.pipe-max-size to ${LAZY_PIPE_BYTES})`
+  );
+}
+
+/** Kernel features that flags need, checked with CRIU; throws one line per the first missing feature. */
+export async function requireFeatures(criuPath: string, want: CriuFeatures, flag: string): Promise<void> {
+  if (!Object.values(want).some(Boolean)) return;
+  const have = await probeFeatures(want, { criuPath });
+  if (want.memTrack && !have.memTrack) {
+    throw new RuntimeError('unsupported', `${flag}: this kernel has no memory change tracking (soft-dirty, CONFIG_MEM_SOFT_DIRTY), which pre-dump images need`);
+  }
+  if (want.lazyPages && !have.lazyPages) {
+    throw new RuntimeError('unsupported', 'lazy-pages: this kernel has no non-cooperative userfaultfd');
+  }
+}
+
+/** A flag value CRIU cannot take becomes a usage error; a CRIU failure keeps its quoted log lines. */
+export function criuUserError(err: unknown): unknown {
+  if (err instanceof CriuOptionError) return new RuntimeError('usage', `--${err.message}`);
+  if (err instanceof CriuError) return new RuntimeError('system', err.message);
+  return err;
+}

@@ -1,0 +1,73 @@
+/**
+ * stasis's own note in the image directory, `stasis-checkpoint.json`: what restore needs that CRIU's
+ * images do not say. Images without it (made by runc or plain CRIU) still restore, with defaults.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ExternalStdio } from './descriptors';
+import type { DumpExternal } from './checkpoint-mounts';
+import { RuntimeError, errnoText, isErrno } from './errors';
+
+/** File name in the image directory. */
+export const CHECKPOINT_META_FILE = 'stasis-checkpoint.json';
+
+/** The note's content. */
+export interface CheckpointMeta {
+  version: 1;
+  /** Id of the container that was checkpointed. */
+  id: string;
+  /** RFC 3339 time of the dump. */
+  at: string;
+  /**
+   * Status before the dump. stasis freezes the cgroup itself, so CRIU records "FROZEN" for every dump; a
+   * container that was running must be thawed after restore, a paused one stays paused.
+   */
+  status: 'running' | 'paused';
+  /** Stdio fds on host files, left external in the dump. */
+  externalStdio: ExternalStdio[];
+  /** External mounts of the dump (for diagnostics). */
+  externalMounts: DumpExternal[];
+  /** The container had a terminal (restore then needs --console-socket). */
+  terminal: boolean;
+}
+
+/** Writes the note. */
+export function writeCheckpointMeta(imagesDir: string, meta: CheckpointMeta): void {
+  fs.writeFileSync(path.join(imagesDir, CHECKPOINT_META_FILE), JSON.stringify(meta, null, 2), { mode: 0o600 });
+}
+
+/** Checks parsed JSON has the note's shape; `file` names the source in errors. */
+export function parseCheckpointMeta(text: string, file: string): CheckpointMeta {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new RuntimeError('invalid-spec', `${file} is corrupt: not valid JSON`);
+  }
+  const m = v as Partial<CheckpointMeta> | null;
+  if (
+    !m ||
+    typeof m !== 'object' ||
+    m.version !== 1 ||
+    typeof m.id !== 'string' ||
+    (m.status !== 'running' && m.status !== 'paused') ||
+    !Array.isArray(m.externalStdio) ||
+    !m.externalStdio.every((e) => typeof e?.fd === 'number' && typeof e?.key === 'string')
+  ) {
+    throw new RuntimeError('invalid-spec', `${file} is corrupt: not a stasis checkpoint note (version 1)`);
+  }
+  return { externalMounts: [], terminal: false, ...m } as CheckpointMeta;
+}
+
+/** Reads the note, or undefined when the images were not made by stasis. */
+export function readCheckpointMeta(imagesDir: string): CheckpointMeta | undefined {
+  const file = path.join(imagesDir, CHECKPOINT_META_FILE);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw new RuntimeError('system', `cannot read ${file}: ${errnoText(err)}`);
+  }
+  return parseCheckpointMeta(text, file);
+}

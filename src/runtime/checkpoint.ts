@@ -1,0 +1,166 @@
+/**
+ * checkpoint: dump a running or paused container with CRIU.
+ *
+ * Order, and why:
+ *   flags checked (and kernel features probed) before anything is touched;
+ *   lock → load → status must be running or paused;
+ *   mountinfo and stdio of the init read → external mounts, external stdio;
+ *   freeze the cgroup ourselves: the cgroup library polls in sub-millisecond steps, while CRIU polls its
+ *     freezer every 100 ms; CRIU then finds it FROZEN and starts at once (freeze_cgroup is still passed,
+ *     so CRIU takes the task list from the freezer);
+ *   dump; on failure thaw (if we froze) and report CRIU's Error lines: the container keeps running;
+ *   descriptors.json + stasis-checkpoint.json next to the images;
+ *   without --leave-running the container is gone: remove its cgroup and state like `delete`.
+ */
+import * as fs from 'node:fs';
+import { checkpointPlan, runPlan, type CheckpointFlags } from '../criu';
+import type { Context } from '../cli/context';
+import { loadContainer } from './container';
+import { requireStatus } from './lifecycle';
+import { openContainerCgroup } from './cgroup';
+import { destroy } from './delete';
+import { RuntimeError, errnoText } from './errors';
+import { dumpExternalMounts, parseMountinfo } from './checkpoint-mounts';
+import { descriptorLinks, hostFileStdio, readStdio, writeDescriptors } from './descriptors';
+import { writeCheckpointMeta } from './checkpoint-meta';
+import { criuUserError, lazyPagesObstacle, realLazyPagesHost, requireFeatures, resolveCriu } from './checkpoint-criu';
+import { checkpointTimings, formatCheckpointStats, saveStats, type CheckpointTimings } from './checkpoint-stats';
+import { resolveInRoot } from './checkpoint-rootfs';
+
+/** Options of `checkpoint`: the CRIU flags plus stasis's own. */
+export interface CheckpointOptions extends CheckpointFlags {
+  id: string;
+  /** --print-stats: print the phase table and save stats.json. */
+  printStats?: boolean;
+  /** Freeze the cgroup before CRIU does (default true; off only to measure what it saves). */
+  preFreeze?: boolean;
+}
+
+/** What a checkpoint produced. */
+export interface CheckpointResult {
+  imagesDir: string;
+  timings: CheckpointTimings;
+}
+
+const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+/** Refuses flags that cannot work here, before the container is touched. */
+async function refuseUnsupported(criuPath: string, opts: CheckpointOptions): Promise<void> {
+  if (opts.preDump) await requireFeatures(criuPath, { memTrack: true }, '--pre-dump');
+  if (opts.parentPath !== undefined) await requireFeatures(criuPath, { memTrack: true }, '--parent-path');
+  if (opts.lazyPages) {
+    const why = lazyPagesObstacle(realLazyPagesHost);
+    if (why) throw new RuntimeError('unsupported', why);
+    await requireFeatures(criuPath, { lazyPages: true }, '--lazy-pages');
+  }
+  if (opts.statusFd !== undefined && !opts.lazyPages) {
+    throw new RuntimeError('usage', '--status-fd: only used with --lazy-pages (criu reports "ready" only for lazy migration)');
+  }
+}
+
+/** Checkpoints container `opts.id`. */
+export async function checkpointContainer(ctx: Context, opts: CheckpointOptions): Promise<CheckpointResult> {
+  const t0 = now();
+  let plan;
+  try {
+    plan = checkpointPlan(opts);
+  } catch (err) {
+    throw criuUserError(err);
+  }
+  const criuPath = resolveCriu(ctx);
+  await refuseUnsupported(criuPath, opts);
+
+  const c = await loadContainer(ctx, opts.id);
+  try {
+    requireStatus('checkpoint', opts.id, c.status);
+    const { record } = c;
+    const cg = openContainerCgroup(record);
+    const freezer = record.cgroup.paths.freezer ?? record.cgroup.paths[''];
+
+    const mountinfo = readProc(`/proc/${record.pid}/mountinfo`);
+    const mounts = parseMountinfo(mountinfo);
+    const extMnt = dumpExternalMounts(record.spec, mounts, (dest) => resolveInRoot(record.rootfs, dest));
+    const stdio = readStdio(record.pid);
+    const externalStdio = hostFileStdio(stdio, new Set(mounts.map((m) => m.id)));
+    for (const m of extMnt) ctx.log.debug(`checkpoint: external mount ${m.key} as ${m.val} (${m.reason})`);
+    for (const e of externalStdio) ctx.log.debug(`checkpoint: stdio fd ${e.fd} is a host file, external as ${e.key}`);
+
+    try {
+      fs.mkdirSync(plan.imagesDir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new RuntimeError('system', `cannot create image directory ${plan.imagesDir}: ${errnoText(err)}`);
+    }
+
+    let preFreeze = 0;
+    const froze = opts.preFreeze !== false && c.status === 'running';
+    if (froze) {
+      const f0 = now();
+      await cg.freeze();
+      preFreeze = now() - f0;
+    }
+    const c0 = now();
+    let result;
+    try {
+      result = await runPlan(plan, {
+        criuPath,
+        skipFeatureCheck: true,
+        opts: {
+          pid: record.pid,
+          root: record.rootfs,
+          extMnt: extMnt.map(({ key, val }) => ({ key, val })),
+          external: externalStdio.map((e) => e.key),
+          manageCgroups: true,
+          ...(freezer ? { freezeCgroup: freezer } : {}),
+          ...(record.spec.process?.terminal ? { orphanPtsMaster: true } : {}),
+        },
+      });
+    } catch (err) {
+      // CRIU put the freezer back the way it found it: frozen by us. The container must go on running.
+      if (froze) await thawQuietly(ctx, cg);
+      throw criuUserError(err);
+    }
+    const criuMs = now() - c0;
+
+    writeDescriptors(plan.imagesDir, descriptorLinks(stdio));
+    writeCheckpointMeta(plan.imagesDir, {
+      version: 1,
+      id: record.id,
+      at: new Date().toISOString(),
+      status: c.status === 'paused' ? 'paused' : 'running',
+      externalStdio,
+      externalMounts: extMnt,
+      terminal: !!record.spec.process?.terminal,
+    });
+
+    if (opts.leaveRunning || plan.type === 'PRE_DUMP') {
+      if (froze) await cg.thaw();
+    } else {
+      // CRIU killed the tasks; the container is gone. Clean up like delete (cgroup, poststop hooks, state).
+      await destroy(ctx, { ...c, status: 'stopped' });
+    }
+    const timings = checkpointTimings(result.dumpStats, preFreeze, criuMs, now() - t0);
+    if (opts.printStats) {
+      process.stdout.write(formatCheckpointStats(timings));
+      saveStats(plan.imagesDir, 'checkpoint', timings);
+    }
+    return { imagesDir: plan.imagesDir, timings };
+  } finally {
+    c.lock.release();
+  }
+}
+
+function readProc(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new RuntimeError('bad-state', `cannot read ${file}: ${errnoText(err)} (did the container exit?)`);
+  }
+}
+
+async function thawQuietly(ctx: Context, cg: ReturnType<typeof openContainerCgroup>): Promise<void> {
+  try {
+    await cg.thaw();
+  } catch (err) {
+    ctx.log.warn(`cannot thaw the container after the failed checkpoint: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * restore: bring a checkpointed container back under an id (the old one or a new one), from a bundle that
+ * may differ from the original.
+ *
+ * Order, and why:
+ *   flags and the image directory checked, the bundle loaded, the id claimed (mkdir is the atomic claim);
+ *   the cgroup created and the spec's limits written *before* CRIU runs, then CRIU itself is moved into it
+ *     and cgroup_root points there: the restored tree is born inside its limits, never outside;
+ *   CRIU started by stasis-helper inside a private mount namespace where the rootfs is bound onto itself
+ *     (CRIU needs a mount point as root; nothing can leak to the host's mounts);
+ *   external mounts mapped to the new bundle's sources, stdio pipes (descriptors.json) and host-file stdio
+ *     re-attached to restore's own stdio (inherit_fd);
+ *   post-restore → the pid is recorded; orphan-pts-master → the new pty master goes to --console-socket;
+ *   a container that was running when dumped is thawed (stasis froze it for the dump, so the image says
+ *     FROZEN).
+ * Any failure undoes everything: the restored tasks are killed, the cgroup and the state directory removed.
+ */
+import type { StdioNull } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { restorePlan, runPlan, type RestoreFlags, type StartedCriu } from '../criu';
+import type { Context } from '../cli/context';
+import { loadBundleSpec } from '../spec/load';
+import { StateStore, validateId, writeFileAtomic, type LockedContainerDir } from '../state/store';
+import { processStartTime } from '../state/proc';
+import type { ContainerRecord } from '../state/record';
+import { launch, HelperStepError } from '../helper/launcher';
+import type { CgroupManager } from '../cgroups';
+import { native } from '../native';
+import { killAll, newContainerCgroup, resourcesForCreate } from './cgroup';
+import { runHooks } from './hooks';
+import { ociState } from './oci-state';
+import { RuntimeError } from './errors';
+import { restoreExternalMounts } from './checkpoint-mounts';
+import { inheritHostFiles, inheritStdio, readDescriptorsFile } from './descriptors';
+import { readCheckpointMeta, type CheckpointMeta } from './checkpoint-meta';
+import { criuUserError, lazyPagesObstacle, realLazyPagesHost, resolveCriu } from './checkpoint-criu';
+import { formatRestoreStats, restoreTimings, saveStats, type RestoreTimings } from './checkpoint-stats';
+import { HELPER_FIRST_EXTRA_FD, cgroupRoots, criuLauncherSteps, restoreCriuOpts } from './restore-prepare';
+import { checkImagesDir, lsmObstacle, realLsmHost } from './restore-checks';
+import { waitRestored } from './restore-wait';
+
+/** Options of `restore`. */
+export interface RestoreOptions extends RestoreFlags {
+  id: string;
+  bundle: string;
+  detach: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  /** Accepted like runc; stasis never becomes a subreaper for a restored tree (it is our child anyway). */
+  noSubreaper?: boolean;
+  /** Accepted like runc; CRIU sets up the root of the restored mount namespace itself. */
+  noPivot?: boolean;
+  printStats?: boolean;
+}
+
+const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+/** Restores a container; resolves to the exit status stasis should return (0 when detached). */
+export async function restoreContainer(ctx: Context, opts: RestoreOptions): Promise<number> {
+  const t0 = now();
+  validateId(opts.id);
+  let plan;
+  try {
+    plan = restorePlan(opts);
+  } catch (err) {
+    throw criuUserError(err);
+  }
+  const lsm = lsmObstacle(opts, realLsmHost);
+  if (lsm) throw new RuntimeError('unsupported', lsm);
+  if (opts.lazyPages) {
+    const why = lazyPagesObstacle(realLazyPagesHost);
+    throw new RuntimeError('unsupported', why ?? 'lazy-pages: restoring with lazy pages needs a criu lazy-pages daemon, which stasis does not run yet');
+  }
+  const criuPath = resolveCriu(ctx);
+  checkImagesDir(plan.imagesDir);
+  const meta = readCheckpointMeta(plan.imagesDir);
+  const descriptors = readDescriptorsFile(plan.imagesDir);
+  const bundle = path.resolve(opts.bundle);
+  const { spec, rootfs } = loadBundleSpec(bundle);
+  const terminal = !!spec.process?.terminal || !!meta?.terminal;
+  if (terminal && !opts.consoleSocket) {
+    throw new RuntimeError('usage', 'restore: the container has a terminal: --console-socket is required to receive its new pty');
+  }
+
+  const store = new StateStore(ctx.root);
+  const lock = store.claim(opts.id);
+  let cgroup: CgroupManager | undefined;
+  let pid: number | undefined;
+  try {
+    cgroup = newContainerCgroup(spec, opts.id);
+    const record: ContainerRecord = {
+      version: 1,
+      id: opts.id,
+      pid: 0,
+      bundle,
+      rootfs,
+      created: new Date().toISOString(),
+      owner: '',
+      annotations: spec.annotations,
+      spec,
+      cgroup: { paths: cgroup.paths(), owned: false },
+      restored: { from: plan.imagesDir, at: new Date().toISOString() },
+    };
+    const made = await cgroup.create();
+    record.cgroup.owned = made.created;
+    lock.write(record); // from here on, delete --force can find and clean it
+    const applied = await cgroup.apply(resourcesForCreate(spec));
+    for (const w of [...made.warnings, ...applied.warnings]) ctx.log.warn(w);
+
+    const cg = cgroup;
+    const cgroupYard = path.join(lock.dir, 'criu-yard');
+    const controllers = Object.keys(cg.paths());
+    // CRIU gets our stdio as extra fds after its socket; inherit_fd names them by CRIU's fd numbers.
+    const stdioBase = HELPER_FIRST_EXTRA_FD + 1;
+    const inherit = [...inheritStdio(descriptors), ...inheritHostFiles(meta?.externalStdio ?? [])].map((e) => ({
+      key: e.key,
+      fd: stdioBase + e.fd,
+    }));
+    const extraOpts = restoreCriuOpts({
+      rootfs,
+      extMnt: restoreExternalMounts({ spec, bundle, cgroupPaths: cg.paths() }),
+      inheritFd: inherit,
+      cgRoot: [],
+      terminal,
+      cgroupYard,
+    });
+    const env = Object.entries(process.env)
+      .filter(([k, v]) => v !== undefined && !k.startsWith('NODE_'))
+      .map(([k, v]) => `${k}=${v}`);
+    const start = async (socketFd: number, stderr: number | StdioNull): Promise<StartedCriu> => {
+      const launched = await launch(criuLauncherSteps(rootfs, cgroupYard, criuPath, env), {
+        stdio: ['ignore', 'ignore', stderr],
+        extraFds: [socketFd, 0, 1, 2],
+        onLog: ctx.log.debugEnabled ? (line) => ctx.log.debug(`helper: ${line}`) : undefined,
+      });
+      return { pid: launched.helper.pid!, exited: launched.helperExit.then((code) => ({ code, signal: null })) };
+    };
+
+    const c0 = now();
+    const result = await runPlan(plan, {
+      criuPath,
+      skipFeatureCheck: true,
+      start,
+      beforeRequest: async (criuPid) => {
+        await cg.addProcess(criuPid);
+        const roots = cgroupRoots(fs.readFileSync(`/proc/${criuPid}/cgroup`, 'utf8'), controllers);
+        if (roots.length > 0) extraOpts.cgRoot = roots;
+      },
+      opts: extraOpts,
+      onNotify: async (event) => {
+        if (event.script === 'orphan-pts-master') {
+          try {
+            for (const fd of event.fds) native().sendFdToUnixSocket(path.resolve(opts.consoleSocket!), fd, '/dev/ptmx');
+          } finally {
+            for (const fd of event.fds) fs.closeSync(fd);
+          }
+          return;
+        }
+        for (const fd of event.fds) fs.closeSync(fd);
+        if (event.script === 'setup-namespaces' && event.pid) {
+          const state = ociState(record, 'creating', event.pid);
+          await runHooks('prestart', spec.hooks?.prestart, state);
+          await runHooks('createRuntime', spec.hooks?.createRuntime, state);
+        }
+        if (event.script === 'post-restore' && event.pid) pid = event.pid;
+      },
+    }).catch((err: unknown) => {
+      if (err instanceof HelperStepError) throw new RuntimeError('system', `restore: ${err.message}`);
+      throw criuUserError(err);
+    });
+    const criuMs = now() - c0;
+    pid = result.pid ?? pid;
+    if (!pid) throw new RuntimeError('system', 'restore: criu reported success but no pid');
+
+    await thawIfWasRunning(cg, meta);
+    record.pid = pid;
+    record.startTime = processStartTime(pid);
+    lock.write(record);
+    if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid), 0o644);
+
+    const timings = restoreTimings(result.restoreStats, criuMs, now() - t0);
+    if (opts.printStats) printStats(plan.workDir, timings);
+    lock.release();
+    if (opts.detach) return 0;
+    return await waitRestored(ctx, record);
+  } catch (err) {
+    await undoRestore(lock, cgroup, pid);
+    throw err;
+  }
+}
+
+async function thawIfWasRunning(cg: CgroupManager, meta: CheckpointMeta | undefined): Promise<void> {
+  if (meta?.status !== 'running') return;
+  if ((await cg.state()) === 'frozen') await cg.thaw();
+}
+
+function printStats(workDir: string, t: RestoreTimings): void {
+  process.stdout.write(formatRestoreStats(t));
+  try {
+    saveStats(workDir, 'restore', t);
+  } catch {
+    /* the images may be read-only: the table was printed, that is what was asked */
+  }
+}
+
+/** Leaves nothing behind: the restored tasks, the cgroup, the state directory. */
+async function undoRestore(lock: LockedContainerDir, cgroup: CgroupManager | undefined, pid: number | undefined): Promise<void> {
+  if (pid) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  try {
+    // killAll also thaws: a frozen task never dies of SIGKILL.
+    if (cgroup && (await cgroup.exists())) await killAll(cgroup);
+    if (pid) reapQuietly(pid);
+    if (cgroup && (await cgroup.exists())) await cgroup.destroy();
+  } catch {
+    /* best effort: the error that caused the undo is the one to report */
+  }
+  lock.remove();
+  lock.release();
+}
+
+/** The restored tree is our child (rst_sibling): reap it so it does not stay a zombie. */
+function reapQuietly(pid: number): void {
+  try {
+    native().waitPid(pid);
+  } catch {
+    /* not ours or already reaped */
+  }
+}
