@@ -132,30 +132,24 @@ relocate_if_taken (int *fd, const int *to, uint32_t n, int floor, struct herr *e
   return 0;
 }
 
-int
-op_fdmap (struct ctx *c, struct args *a, struct herr *err)
+/* Checks every pair, then copies every source above all numbers involved before the first dup2, so a
+ * chain or a swap (5:6, 6:5) always reads the originals. tmp[] must be filled with -1 by the caller. */
+static int
+fdmap_apply (struct ctx *c, struct strlist *pairs, int *from, int *to, int *tmp, struct herr *err)
 {
-  struct strlist pairs;
-  if (args_strlist (a, &pairs, err) < 0)
-    return -1;
-  uint32_t n = pairs.count;
-  int *from = calloc (n ? n : 1, sizeof *from), *to = calloc (n ? n : 1, sizeof *to);
-  int *tmp = calloc (n ? n : 1, sizeof *tmp);
-  if (from == NULL || to == NULL || tmp == NULL)
-    return herr_set (err, ENOMEM, "fdmap: out of memory");
+  uint32_t n = pairs->count;
   int floor = 3;
   for (uint32_t i = 0; i < n; i++)
     {
-      if (parse_pair (pairs.items[i], &from[i], &to[i]) < 0)
-        return herr_set (err, EINVAL, "fdmap entry %s is not \"from:to\"", pairs.items[i]);
+      if (parse_pair (pairs->items[i], &from[i], &to[i]) < 0)
+        return herr_set (err, EINVAL, "fdmap entry %s is not \"from:to\"", pairs->items[i]);
       if (fcntl (from[i], F_GETFD) < 0)
-        return herr_set (err, EBADF, "fdmap entry %s: fd %d is not open", pairs.items[i], from[i]);
+        return herr_set (err, EBADF, "fdmap entry %s: fd %d is not open", pairs->items[i], from[i]);
       if (from[i] >= floor)
         floor = from[i] + 1;
       if (to[i] >= floor)
         floor = to[i] + 1;
     }
-  /* Copy every source above all numbers involved first, so a chain like 5:3, 3:4 reads the original 3. */
   for (uint32_t i = 0; i < n; i++)
     {
       tmp[i] = fcntl (from[i], F_DUPFD_CLOEXEC, floor);
@@ -171,13 +165,33 @@ op_fdmap (struct ctx *c, struct args *a, struct herr *err)
   for (uint32_t i = 0; i < n; i++)
     if (dup2 (tmp[i], to[i]) < 0)
       return herr_set (err, errno, "fdmap: dup fd %d onto %d: %s", from[i], to[i], strerror (errno));
-  for (uint32_t i = 0; i < n; i++)
-    close (tmp[i]);
-  free (from);
-  free (to);
-  free (tmp);
-  strlist_free (&pairs);
   return 0;
+}
+
+int
+op_fdmap (struct ctx *c, struct args *a, struct herr *err)
+{
+  struct strlist pairs;
+  if (args_strlist (a, &pairs, err) < 0)
+    return -1;
+  uint32_t n = pairs.count;
+  /* One block for the three arrays: from[n], to[n], tmp[n]. */
+  int *fds = calloc (3 * ((size_t) n + 1), sizeof *fds);
+  if (fds == NULL)
+    {
+      strlist_free (&pairs);
+      return herr_set (err, ENOMEM, "fdmap: out of memory");
+    }
+  int *from = fds, *to = fds + n, *tmp = fds + 2 * (size_t) n;
+  for (uint32_t i = 0; i < n; i++)
+    tmp[i] = -1;
+  int ret = fdmap_apply (c, &pairs, from, to, tmp, err);
+  for (uint32_t i = 0; i < n; i++)
+    if (tmp[i] >= 0)
+      close (tmp[i]);
+  free (fds);
+  strlist_free (&pairs);
+  return ret;
 }
 
 /* Fallback for kernels without close_range: walk /proc/self/fd. */

@@ -297,6 +297,8 @@ main (int argc, char **argv)
   for (uint32_t i = 0; i < count; i++)
     {
       const struct op_def *def = op_lookup (ops[i].code);
+      if (def == NULL) /* parse_plan has refused unknown codes; this keeps the loop safe on its own */
+        abort ();
       struct args a = { ops[i].args, ops[i].args + ops[i].args_len };
       ctx.step = (int) i;
       log_debug (&ctx, "step %u: %s", i, def->name);

@@ -161,8 +161,10 @@ hook_child (const char *path, struct strlist *args, struct strlist *env, int in_
   int in = fcntl (in_fd, F_DUPFD, 3), out = fcntl (out_fd, F_DUPFD, 3);
   if (in < 0 || out < 0 || dup2 (in, 0) < 0 || dup2 (out, 1) < 0 || dup2 (out, 2) < 0)
     _exit (127);
-  close (in);
-  close (out);
+  /* A hook gets stdio only: not the preserved fds meant for the container, nor anything of ours. */
+  if (syscall (SYS_close_range, 3U, ~0U, 0U) < 0)
+    for (int fd = 3; fd < 65536; fd++)
+      close (fd);
   sigset_t none;
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);

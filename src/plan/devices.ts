@@ -63,9 +63,11 @@ export function deviceSteps(devices: readonly Device[], userns: boolean): Step[]
       return { op: 'BIND_DEVICE', args: [str(path), str(path)], what: `bind host device ${path}` };
     }
     const mode = typeBits(d.type) | ((d.fileMode ?? 0o666) & 0o7777);
+    // A fifo has no device numbers: whatever the config says, the kernel records 0:0.
+    const [major, minor] = d.type === 'p' ? [0, 0] : [d.major ?? 0, d.minor ?? 0];
     return {
       op: 'MKNOD',
-      args: [str(path), u32(mode), u32(d.major ?? 0), u32(d.minor ?? 0), u32(d.uid ?? 0), u32(d.gid ?? 0)],
+      args: [str(path), u32(mode), u32(major), u32(minor), u32(d.uid ?? 0), u32(d.gid ?? 0)],
       what: `create device ${path}`,
     };
   });

@@ -34,7 +34,7 @@
  *    privilege drop (process-steps.ts), EXEC
  */
 import { Base, ParentMode, TargetKind, str, strlist, u32, u64, type Step } from '../helper/protocol';
-import type { Hook, IDMapping, Spec } from '../spec/types';
+import type { Hook, IDMapping, Process, Spec } from '../spec/types';
 import { PlanError } from './errors';
 import { realHost, type HostFacts } from './host';
 import { devSetupSteps } from './devices';
@@ -109,7 +109,7 @@ export function timeOffsetsData(spec: Spec): string | undefined {
 
 function hostSide(o: InitPlanOptions, usesUserns: boolean): Step[] {
   const { spec } = o;
-  const p = spec.process!;
+  const p = spec.process ?? NO_PROCESS;
   const nss = spec.linux?.namespaces ?? [];
   const steps: Step[] = [];
   if (p.oomScoreAdj !== undefined) steps.push(oomScoreStep(p.oomScoreAdj));
@@ -140,8 +140,10 @@ function rootfsSteps(o: InitPlanOptions, host: HostFacts, userns: boolean): Step
   const { spec, rootfs } = o;
   const propName = spec.linux?.rootfsPropagation;
   const rootProp = propName ? propagationFlags(propName)! : DEFAULT_ROOT_PROPAGATION;
+  // An unbindable / would forbid the rootfs bind below: start private, apply unbindable after the pivot.
+  const firstProp = rootProp & MS.UNBINDABLE ? MS.PRIVATE | MS.REC : rootProp;
   const steps: Step[] = [
-    { op: 'PROPAGATION', args: [u32(Base.HOST), str('/'), u64(rootProp)], what: `make / ${propagationName(rootProp)}` },
+    { op: 'PROPAGATION', args: [u32(Base.HOST), str('/'), u64(firstProp)], what: `make / ${propagationName(firstProp)}` },
   ];
   if (rootProp & MS.SHARED) {
     const parent = host.mountPointOf(rootfs);
@@ -194,14 +196,17 @@ export function personalityValue(spec: Spec): number | undefined {
   return p.domain === 'LINUX32' ? 0x0008 : 0x0000;
 }
 
+/** Stand-in for a missing process: defaults only, no args (nothing is ever executed). */
+const NO_PROCESS: Process = { cwd: '/', args: [], user: { uid: 0, gid: 0 } };
+
 /** Builds the init plan for a validated spec. Throws PlanError for what stasis cannot do. */
 export function buildInitPlan(o: InitPlanOptions): InitPlan {
   const { spec } = o;
-  const p = spec.process;
-  if (!p) throw new PlanError('process', 'required to create a container');
+  // Without a process the container can still be created (its environment exists); `start` refuses it.
+  const p = spec.process ?? NO_PROCESS;
   const nss = spec.linux?.namespaces ?? [];
-  if (!createsNamespace(nss, 'mount')) {
-    throw new PlanError('linux.namespaces', 'a new mount namespace is required (stasis mounts the rootfs inside it)');
+  if (!hasNamespace(nss, 'mount')) {
+    throw new PlanError('linux.namespaces', 'a mount namespace (new or joined by path) is required: stasis mounts the rootfs inside it');
   }
   if (p.terminal && !o.consoleSocket) throw new PlanError('process.terminal', 'a terminal needs a console socket');
   const host = o.host ?? realHost;
@@ -229,16 +234,18 @@ export function buildInitPlan(o: InitPlanOptions): InitPlan {
     : { op: 'PIVOT_ROOT', args: [], what: 'pivot into the root filesystem' });
   steps.push(...afterPivotSteps(spec));
   if (p.terminal) steps.push(consoleStep(p));
-  steps.push(...cwdAndLookupSteps(p));
+  if (p !== NO_PROCESS) steps.push(...cwdAndLookupSteps(p));
   if (!usesUserns) steps.push(...rlimitSteps(p.rlimits));
   if (persona !== undefined) steps.push({ op: 'PERSONALITY', args: [u32(persona)], what: 'set execution domain' });
   steps.push(umaskStep(p.user?.umask ?? 0o022));
   steps.push(...fdSteps(o.preserveFds));
   steps.push({ op: 'READY', args: [], what: 'report the container created' });
   steps.push({ op: 'WAIT_START', args: [], what: 'wait for start' });
-  for (const h of hooks.startContainer ?? []) steps.push(hookStep(h, 'startContainer'));
-  steps.push(...privilegeDropSteps(p, spec.linux?.seccomp, { setGroups: !(o.rootless && usesUserns) }));
-  steps.push(execStep(p));
+  if (p !== NO_PROCESS) {
+    for (const h of hooks.startContainer ?? []) steps.push(hookStep(h, 'startContainer'));
+    steps.push(...privilegeDropSteps(p, spec.linux?.seccomp, { setGroups: !(o.rootless && usesUserns) }));
+    steps.push(execStep(p));
+  }
 
   return {
     steps,

@@ -61,7 +61,10 @@ export function resourcesForCreate(spec: Spec): LinuxResources {
   const r = (spec.linux?.resources ?? {}) as LinuxResources;
   const devices = r.devices ?? [];
   // Devices the spec lists explicitly (linux.devices) must be usable too.
-  const listed = (spec.linux?.devices ?? []).map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: 'rwm' }));
+  // FIFOs are not governed by the devices cgroup; 'u' (unbuffered) is a character device to it.
+  const listed = (spec.linux?.devices ?? [])
+    .filter((d) => d.type !== 'p')
+    .map((d) => ({ allow: true, type: d.type === 'u' ? 'c' : d.type, major: d.major, minor: d.minor, access: 'rwm' }));
   return { ...r, devices: devices.length ? [...devices, ...DEFAULT_ALLOWED, ...listed] : [] };
 }
 

@@ -45,7 +45,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   validateId(opts.id);
   const bundle = path.resolve(opts.bundle);
   mark('create: begin');
-  const { spec, rootfs } = loadBundleSpec(bundle);
+  const { spec, rootfs } = loadBundleSpec(bundle, { requireProcess: false });
   mark('spec loaded');
   const listen = listenFds(spec);
   const store = new StateStore(ctx.root);
@@ -104,7 +104,8 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
           return { continue: true };
         }
         if (name === 'hooks') {
-          const state = ociState(record, 'creating', childPid);
+          // runtime-tools checks for `created` here: the environment exists, the user process does not yet.
+          const state = ociState(record, 'created', childPid);
           await runHooks('prestart', spec.hooks?.prestart, state);
           await runHooks('createRuntime', spec.hooks?.createRuntime, state);
           return { continue: true, payload: Buffer.from(JSON.stringify(ociState(record, 'created', childPid))) };

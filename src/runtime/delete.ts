@@ -1,12 +1,12 @@
 /**
- * delete: remove everything a container had. A stopped container is cleaned up; a created one is killed
- * first (it never ran, as runc does); a running or paused one only with --force.
+ * delete: remove everything a container had. A stopped container is cleaned up; a created, running or
+ * paused one only with --force (the OCI lifecycle says deleting a container that is not stopped is an error).
  */
 import type { Context } from '../cli/context';
 import { loadContainer, type Loaded } from './container';
 import { requireStatus } from './lifecycle';
 import { killAll, openContainerCgroup } from './cgroup';
-import { runHooks } from './hooks';
+import { runHooksWarn } from './hooks';
 import { ociState } from './oci-state';
 import { isSameProcessAlive } from '../state/proc';
 import { RuntimeError } from './errors';
@@ -15,7 +15,7 @@ import { RuntimeError } from './errors';
 export async function deleteContainer(ctx: Context, id: string, force: boolean): Promise<void> {
   const c = await loadContainer(ctx, id);
   try {
-    if (c.status !== 'stopped' && c.status !== 'created' && !force) requireStatus('delete', id, c.status);
+    if (c.status !== 'stopped' && !force) requireStatus('delete', id, c.status);
     await destroy(ctx, c);
   } finally {
     c.lock.release();
@@ -43,11 +43,7 @@ export async function destroy(ctx: Context, c: Loaded): Promise<void> {
       throw new RuntimeError('system', `cannot remove the cgroup of container ${record.id}: ${(err as Error).message}`);
     }
   }
-  try {
-    await runHooks('poststop', record.spec.hooks?.poststop, ociState(record, 'stopped'));
-  } catch (err) {
-    ctx.log.warn((err as Error).message);
-  }
+  for (const w of await runHooksWarn('poststop', record.spec.hooks?.poststop, ociState(record, 'stopped'))) ctx.log.warn(w);
   c.lock.remove();
 }
 

@@ -7,9 +7,25 @@ import { spawn } from 'node:child_process';
 import type { Hook } from '../spec/types';
 import { RuntimeError } from './errors';
 
-/** Runs hooks in order; the first failure throws (callers decide whether that is fatal or a warning). */
+/** Runs hooks in order; the first failure throws (prestart, createRuntime: a failure aborts create). */
 export async function runHooks(phase: string, hooks: readonly Hook[] | undefined, state: object): Promise<void> {
   for (const hook of hooks ?? []) await runHook(phase, hook, JSON.stringify(state));
+}
+
+/**
+ * Runs every hook even when some fail (poststart, poststop: the spec says a failure is a warning and the
+ * remaining hooks and the lifecycle go on). Returns one message per failed hook.
+ */
+export async function runHooksWarn(phase: string, hooks: readonly Hook[] | undefined, state: object): Promise<string[]> {
+  const failures: string[] = [];
+  for (const hook of hooks ?? []) {
+    try {
+      await runHook(phase, hook, JSON.stringify(state));
+    } catch (err) {
+      failures.push((err as Error).message);
+    }
+  }
+  return failures;
 }
 
 function runHook(phase: string, hook: Hook, stdin: string): Promise<void> {

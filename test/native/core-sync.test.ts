@@ -48,6 +48,16 @@ test('SYNC stores the CONTINUE payload and RUN_HOOK feeds it to the hook on stdi
   assert.equal(await res.helperExit, 0);
 });
 
+test('a hook gets only stdio: neither preserved fds nor the helper channels', { skip }, async (t) => {
+  const dir = tempDir(t);
+  const list = path.join(dir, 'fds');
+  const extra = fs.openSync(path.join(dir, 'preserved'), 'w');
+  t.after(() => fs.closeSync(extra));
+  const res = await launch([hook(`exec > ${list}; ls /proc/$$/fd`, 5000), { op: 'READY', args: [], what: 'ready' }], { extraFds: [extra] });
+  assert.equal(res.outcome, 'ready');
+  assert.equal(fs.readFileSync(list, 'utf8'), '0\n1\n2\n');
+});
+
 test('a large sync payload reaches a hook that reads it slowly', { skip }, async (t) => {
   const dir = tempDir(t);
   const got = path.join(dir, 'stdin');

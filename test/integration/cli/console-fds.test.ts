@@ -44,6 +44,19 @@ test('exec -t with a console socket', { skip: noConsole }, async (t) => {
   assert.match(out, /^\/dev\/pts\/\d+\nexec-tty\n/);
 });
 
+test('create + start with a terminal (the containerd flow)', { skip: noConsole }, async (t) => {
+  const rx = await startConsoleReceiver(env.base);
+  t.after(() => rx.close());
+  const c = env.bundle(t, { args: ['sh', '-c', 'echo detached-tty; exit 0'], tweak: (s) => (s.process!.terminal = true) });
+  const cr = await env.run(['create', '--console-socket', rx.socketPath, '-b', c.dir, c.id]);
+  assert.equal(cr.code, 0, show(cr));
+  const st = await env.run(['start', c.id]);
+  assert.equal(st.code, 0, show(st));
+  const got = await rx.result;
+  assert.equal(got.isatty, true);
+  assert.match(got.output.replace(/\r/g, ''), /^detached-tty\n/);
+});
+
 test('terminal without --console-socket is refused with one line', { skip }, async (t) => {
   const c = env.bundle(t, { args: ['true'], tweak: (s) => (s.process!.terminal = true) });
   const r = await env.run(['create', '-b', c.dir, c.id]);
