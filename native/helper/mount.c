@@ -1,4 +1,5 @@
-/* Mount ops: SET_ROOTFS, MOUNT, REMOUNT, PROPAGATION, MKDIR, WRITE_FILE (docs/protocol.md).
+/* Mount ops: SET_ROOTFS, MOUNT (with tmpcopyup, see copyup.c), REMOUNT, PROPAGATION, MKDIR, WRITE_FILE
+ * (docs/protocol.md).
  * Every target is resolved with path_open (path.c) and mounted through /proc/self/fd/N, so the kernel
  * acts on the object that was resolved inside the rootfs, not on a path string it would walk again. */
 #define _GNU_SOURCE
@@ -122,25 +123,44 @@ prepare_target (struct ctx *c, uint32_t base, const char *target, uint32_t kind,
     }
 }
 
+/* tmpcopyup, second half: the path now leads to the new mount (a fresh lookup), while old_fd, opened
+ * before the mount, still reaches the directory underneath. copyup.c does the copying. */
+static int
+copy_up_into_new_mount (struct ctx *c, uint32_t base, const char *target, int old_fd, struct herr *err)
+{
+  int new_fd = path_open (c, base, target, O_DIRECTORY, err);
+  int ret;
+  if (new_fd < 0)
+    return -1;
+  ret = copyup_tree (c, old_fd, new_fd, target, err);
+  close (new_fd);
+  return ret;
+}
+
 int
 op_mount (struct ctx *c, struct args *a, struct herr *err)
 {
   char *source, *target, *fstype, *data;
   char source_buf[FD_PATH_MAX];
   const char *src;
-  uint32_t base, kind, source_is_path;
+  uint32_t base, kind, opts;
   uint64_t flags;
   int src_fd = -1, tgt_fd = -1, ret = -1;
 
   if (args_str (a, &source, err) < 0 || args_u32 (a, &base, err) < 0 || args_str (a, &target, err) < 0
       || args_str (a, &fstype, err) < 0 || args_u64 (a, &flags, err) < 0 || args_str (a, &data, err) < 0
-      || args_u32 (a, &kind, err) < 0 || args_u32 (a, &source_is_path, err) < 0)
+      || args_u32 (a, &kind, err) < 0 || args_u32 (a, &opts, err) < 0)
     return -1;
 
+  if (opts & ~(uint32_t) (MOUNT_OPT_SOURCE_IS_PATH | MOUNT_OPT_COPY_UP))
+    {
+      herr_set (err, EINVAL, "unknown mount option bits 0x%x", opts);
+      goto out;
+    }
   if (prepare_target (c, base, target, kind, err) < 0)
     goto out;
   src = source;
-  if (source_is_path)
+  if (opts & MOUNT_OPT_SOURCE_IS_PATH)
     {
       /* The source of a bind is a host path (or, after PIVOT_ROOT, a path in the new root). Opening it
        * first pins the object so the mount below cannot be redirected by a rename in between. */
@@ -161,6 +181,8 @@ op_mount (struct ctx *c, struct args *a, struct herr *err)
       herr_set (err, errno, "mount %s on %s: %s", source[0] ? source : fstype, target, strerror (errno));
       goto out;
     }
+  if ((opts & MOUNT_OPT_COPY_UP) && copy_up_into_new_mount (c, base, target, tgt_fd, err) < 0)
+    goto out;
   ret = 0;
 out:
   if (src_fd >= 0)

@@ -46,6 +46,12 @@ enum stasis_target_kind {
   TARGET_FILE = 2,
 };
 
+/* MOUNT's last argument: a bit set. Bit 0 keeps the meaning the argument had when it was a boolean. */
+enum stasis_mount_opt {
+  MOUNT_OPT_SOURCE_IS_PATH = 1, /* open the source O_PATH first and mount it as /proc/self/fd/N */
+  MOUNT_OPT_COPY_UP = 2,        /* tmpcopyup: fill the new mount with a copy of the directory it covers */
+};
+
 /* Op codes. Keep numbers stable: they are the wire format. */
 enum stasis_op {
   OP_SETNS = 1,

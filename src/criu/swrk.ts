@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { native } from '../native';
 import { decodeResponse, encodeRequest } from './proto';
-import type { CriuReq, CriuReqType, CriuResp } from './types';
+import type { CriuOpts, CriuReq, CriuReqType, CriuResp } from './types';
 
 /** Where install-criu.sh puts the wrapper that runs sid's CRIU with its own libc. */
 export const DEFAULT_CRIU_PATH = '/usr/local/lib/stasis/criu/criu';
@@ -61,8 +61,11 @@ export interface SwrkOptions {
    * criuPath, stdio[0..1] and extraFds are then the starter's business.
    */
   start?: (socketFd: number, stderr: StdioNull | number) => Promise<StartedCriu>;
-  /** Called with CRIU's pid after it started and before the request is sent (e.g. to move it into a cgroup). */
-  beforeRequest?: (criuPid: number) => Promise<void> | void;
+  /**
+   * Called with CRIU's pid after it started and before the request is sent (e.g. to move it into a
+   * cgroup). Options it returns are merged into the request's (e.g. cgroup roots read from CRIU's cgroup).
+   */
+  beforeRequest?: (criuPid: number) => Promise<Partial<CriuOpts> | void> | Partial<CriuOpts> | void;
 }
 
 /** A CRIU process started by SwrkOptions.start. */
@@ -251,7 +254,8 @@ export async function criuRequest(req: CriuReq, opts: SwrkOptions = {}): Promise
 
   if (opts.beforeRequest) {
     try {
-      await opts.beforeRequest(started.pid);
+      const more = await opts.beforeRequest(started.pid);
+      if (more && req.opts) req = { ...req, opts: { ...req.opts, ...more } };
     } catch (err) {
       // Closing our end makes CRIU's read of the request fail, so it exits without doing anything.
       fs.closeSync(mine);

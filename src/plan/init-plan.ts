@@ -114,6 +114,10 @@ function hostSide(o: InitPlanOptions, usesUserns: boolean): Step[] {
   const steps: Step[] = [];
   if (p.oomScoreAdj !== undefined) steps.push(oomScoreStep(p.oomScoreAdj));
   if (usesUserns) steps.push(...rlimitSteps(p.rlimits));
+  // Host paths (console socket, start fifo) are opened before joining namespaces: a joined mount
+  // namespace may not have them.
+  if (p.terminal) steps.push(connectConsoleStep(o.consoleSocket!));
+  steps.push({ op: 'OPEN_FIFO', args: [str(o.fifoPath)], what: `open start fifo ${o.fifoPath}` });
   for (const ns of joinOrder(nss.filter((n) => n.path !== undefined))) steps.push(setnsStep(ns.type, ns.path!));
   if (createsNamespace(nss, 'time')) {
     steps.push({ op: 'UNSHARE', args: [u64(NAMESPACES.time.flag)], what: 'create time namespace' });
@@ -126,8 +130,6 @@ function hostSide(o: InitPlanOptions, usesUserns: boolean): Step[] {
       });
     }
   }
-  if (p.terminal) steps.push(connectConsoleStep(o.consoleSocket!));
-  steps.push({ op: 'OPEN_FIFO', args: [str(o.fifoPath)], what: `open start fifo ${o.fifoPath}` });
   steps.push({
     op: 'CLONE',
     args: [u64(newNamespaceFlags(nss, ['cgroup', 'time'])), u32(o.foreground ? ParentMode.WAIT : ParentMode.EXIT)],

@@ -90,12 +90,12 @@ const RECURSIVE_OPTIONS = new Set(
 const UNSUPPORTED_OPTIONS: Readonly<Record<string, string>> = {
   idmap: 'id-mapped mounts are not supported',
   ridmap: 'id-mapped mounts are not supported',
-  tmpcopyup: 'tmpcopyup is not supported',
 };
 
 /** Every option name stasis recognises (for `features`). */
 export const KNOWN_MOUNT_OPTIONS: readonly string[] = [
   ...Object.keys(FLAG_OPTIONS), ...Object.keys(PROPAGATION_OPTIONS), 'bind', 'rbind', 'remount', 'defaults',
+  'tmpcopyup',
 ].sort();
 
 /** The meaning of a mount's option list. */
@@ -110,11 +110,13 @@ export interface ParsedMountOptions {
   /** rbind: bind the whole subtree */
   recursive: boolean;
   remount: boolean;
+  /** `tmpcopyup` (crun's extension, used by Podman): index of the option, or -1 when absent */
+  copyUpAt: number;
 }
 
 /** Parses one mount's options; `field` names the options array for errors (e.g. `mounts[2].options`). */
 export function parseMountOptions(options: readonly string[] | undefined, field: string): ParsedMountOptions {
-  const out: ParsedMountOptions = { flags: 0, propagation: [], data: '', bind: false, recursive: false, remount: false };
+  const out: ParsedMountOptions = { flags: 0, propagation: [], data: '', bind: false, recursive: false, remount: false, copyUpAt: -1 };
   const data: string[] = [];
   (options ?? []).forEach((opt, i) => {
     const f = FLAG_OPTIONS[opt];
@@ -136,6 +138,9 @@ export function parseMountOptions(options: readonly string[] | undefined, field:
         return;
       case 'remount':
         out.remount = true;
+        return;
+      case 'tmpcopyup':
+        out.copyUpAt = i;
         return;
       case 'defaults':
         return;

@@ -1,9 +1,10 @@
 /**
  * `mounts` → MOUNT / REMOUNT / PROPAGATION / SYMLINK steps, in spec order, all relative to the rootfs
- * (BASE_ROOTFS), so that the helper resolves every destination inside the container's root.
+ * (BASE_ROOTFS), so that the helper resolves every destination inside the container's root. `tmpcopyup` on a
+ * tmpfs becomes the MOUNT's COPY_UP bit (the helper copies the covered directory into the new tmpfs).
  */
 import { posix } from 'node:path';
-import { Base, TargetKind, str, u32, u64, type Step } from '../helper/protocol';
+import { Base, MountOpt, TargetKind, str, u32, u64, type Step } from '../helper/protocol';
 import type { Mount } from '../spec/types';
 import { PlanError } from './errors';
 import type { HostFacts } from './host';
@@ -66,13 +67,34 @@ function remountStep(dest: string, flags: number, what: string): Step {
   return { op: 'REMOUNT', args: [u32(Base.ROOTFS), str(dest), u64(flags)], what };
 }
 
+/** `mountOpts` is a set of MountOpt bits. */
 function mountStep(source: string, dest: string, fstype: string, flags: number, data: string,
-  kind: number, sourceIsPath: boolean, what: string): Step {
+  kind: number, mountOpts: number, what: string): Step {
   return {
     op: 'MOUNT',
-    args: [str(source), u32(Base.ROOTFS), str(dest), str(fstype), u64(flags), str(data), u32(kind), u32(sourceIsPath ? 1 : 0)],
+    args: [str(source), u32(Base.ROOTFS), str(dest), str(fstype), u64(flags), str(data), u32(kind), u32(mountOpts)],
     what,
   };
+}
+
+/**
+ * A tmpfs that starts as a copy of the directory it covers (`tmpcopyup`). The helper copies right after
+ * mounting, so a read-only tmpfs is mounted writable first and made read-only by a remount once filled.
+ */
+function copyUpTmpfsSteps(m: Mount, dest: string, opts: ParsedMountOptions): Step[] {
+  const source = m.source || 'tmpfs';
+  const rdonly = opts.flags & MS.RDONLY;
+  const steps = [mountStep(source, dest, 'tmpfs', opts.flags & ~MS.RDONLY, opts.data, TargetKind.DIR, MountOpt.COPY_UP,
+    `mount tmpfs on ${dest} with a copy of its contents`)];
+  if (rdonly) steps.push(remountStep(dest, opts.flags, `make ${dest} read-only after the copy`));
+  return steps;
+}
+
+/** tmpcopyup means "a tmpfs filled from the rootfs": on any other mount it has no meaning. */
+function checkCopyUp(m: Mount, opts: ParsedMountOptions, field: string): void {
+  if (opts.copyUpAt < 0) return;
+  const kind = isBindMount(m) ? 'a bind mount' : opts.remount ? 'a remount' : m.type !== 'tmpfs' ? `type "${m.type ?? ''}"` : '';
+  if (kind) throw new PlanError(`${field}.options[${opts.copyUpAt}]`, `tmpcopyup needs a tmpfs mount, not ${kind}`);
 }
 
 function bindSteps(m: Mount, dest: string, opts: ParsedMountOptions, field: string, ctx: MountContext): Step[] {
@@ -87,7 +109,7 @@ function bindSteps(m: Mount, dest: string, opts: ParsedMountOptions, field: stri
   const kind = ctx.host.fileKind(source) === 'file' ? TargetKind.FILE : TargetKind.DIR;
   const recursive = opts.recursive ? MS.REC : 0;
   const steps: Step[] = [
-    mountStep(source, dest, '', MS.BIND | recursive, '', kind, true, `bind mount ${source} on ${dest}`),
+    mountStep(source, dest, '', MS.BIND | recursive, '', kind, MountOpt.SOURCE_IS_PATH, `bind mount ${source} on ${dest}`),
   ];
   // The kernel ignores attribute flags on the first bind; they only take effect on a bind remount.
   if (opts.flags !== 0) steps.push(remountStep(dest, MS.BIND | opts.flags, `apply mount options to ${dest}`));
@@ -99,10 +121,10 @@ function cgroupV1Steps(dest: string, opts: ParsedMountOptions, field: string, ct
     throw new PlanError(`${field}.type`, 'a cgroup mount needs the container cgroup directories (none were given)');
   }
   const base = MS.NOSUID | MS.NODEV | MS.NOEXEC;
-  const steps: Step[] = [mountStep('tmpfs', dest, 'tmpfs', base, 'mode=755', TargetKind.DIR, false, `mount cgroup tmpfs on ${dest}`)];
+  const steps: Step[] = [mountStep('tmpfs', dest, 'tmpfs', base, 'mode=755', TargetKind.DIR, 0, `mount cgroup tmpfs on ${dest}`)];
   for (const cg of ctx.cgroupMounts) {
     const sub = `${dest}/${cg.controller}`;
-    steps.push(mountStep(cg.hostPath, sub, '', MS.BIND | MS.REC, '', TargetKind.DIR, true, `bind cgroup ${cg.hostPath} on ${sub}`));
+    steps.push(mountStep(cg.hostPath, sub, '', MS.BIND | MS.REC, '', TargetKind.DIR, MountOpt.SOURCE_IS_PATH, `bind cgroup ${cg.hostPath} on ${sub}`));
     if (opts.flags !== 0) steps.push(remountStep(sub, MS.BIND | opts.flags, `apply mount options to ${sub}`));
     // Co-mounted hierarchies (cpu,cpuacct) get one link per controller, as on the host.
     const parts = cg.controller.split(',');
@@ -123,8 +145,11 @@ export function mountSteps(m: Mount, index: number, ctx: MountContext): Step[] {
   checkProcDestination(m, dest, field);
   const opts = parseMountOptions(m.options, `${field}.options`);
   if (m.uidMappings || m.gidMappings) throw new PlanError(`${field}.uidMappings`, 'id-mapped mounts are not supported');
+  checkCopyUp(m, opts, field);
   let steps: Step[];
-  if (isBindMount(m)) {
+  if (opts.copyUpAt >= 0) {
+    steps = copyUpTmpfsSteps(m, dest, opts);
+  } else if (isBindMount(m)) {
     steps = bindSteps(m, dest, opts, field, ctx);
   } else if (opts.remount) {
     steps = [remountStep(dest, opts.flags, `remount ${dest}`)];
@@ -133,7 +158,7 @@ export function mountSteps(m: Mount, index: number, ctx: MountContext): Step[] {
   } else {
     if (!m.type) throw new PlanError(`${field}.type`, 'required unless the options include bind or rbind');
     const source = m.source || m.type;
-    steps = [mountStep(source, dest, m.type, opts.flags, opts.data, TargetKind.DIR, false, `mount ${m.type} on ${dest}`)];
+    steps = [mountStep(source, dest, m.type, opts.flags, opts.data, TargetKind.DIR, 0, `mount ${m.type} on ${dest}`)];
   }
   return [...steps, ...propagationSteps(dest, opts)];
 }

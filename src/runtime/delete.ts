@@ -10,10 +10,21 @@ import { runHooksWarn } from './hooks';
 import { ociState } from './oci-state';
 import { isSameProcessAlive } from '../state/proc';
 import { RuntimeError } from './errors';
+import { StateStore, removeOrphanDir } from '../state/store';
 
 /** Deletes container `id`. */
 export async function deleteContainer(ctx: Context, id: string, force: boolean): Promise<void> {
-  const c = await loadContainer(ctx, id);
+  let c: Loaded;
+  try {
+    c = await loadContainer(ctx, id);
+  } catch (err) {
+    if (!(err instanceof RuntimeError) || err.code !== 'not-found') throw err;
+    // A create killed between claiming the id and writing state.json leaves a bare directory that would
+    // block the id forever; runc removes it too. --force makes a missing container a success, as in runc.
+    removeOrphanDir(new StateStore(ctx.root), id);
+    if (force) return;
+    throw err;
+  }
   try {
     if (c.status !== 'stopped' && !force) requireStatus('delete', id, c.status);
     await destroy(ctx, c);

@@ -121,7 +121,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       rootfs,
       extMnt: restoreExternalMounts({ spec, bundle, cgroupPaths: cg.paths() }),
       inheritFd: inherit,
-      cgRoot: [],
+      cgRoot: [], // filled in once CRIU sits in the cgroup (beforeRequest)
       terminal,
       cgroupYard,
     });
@@ -145,7 +145,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       beforeRequest: async (criuPid) => {
         await cg.addProcess(criuPid);
         const roots = cgroupRoots(fs.readFileSync(`/proc/${criuPid}/cgroup`, 'utf8'), controllers);
-        if (roots.length > 0) extraOpts.cgRoot = roots;
+        return roots.length > 0 ? { cgRoot: roots } : {};
       },
       opts: extraOpts,
       onNotify: async (event) => {

@@ -48,6 +48,16 @@ async function openGate(fifo: string, pid: number, startTime: string | undefined
       if (!isSameProcessAlive(pid, startTime)) throw new RuntimeError('bad-state', 'container init exited before it was started');
       await sleep(wait);
     }
+    // The init keeps its (close-on-exec) write end open until it executes the user process: read to
+    // end-of-file so that start returns, and poststart hooks run, only after that.
+    for (let wait = 0; ; wait = Math.min(wait + 1, 10)) {
+      try {
+        if (fs.readSync(fd, buf, 0, 1, null) === 0) break;
+      } catch (err) {
+        if (!isErrno(err, 'EAGAIN')) throw new RuntimeError('system', `cannot read the start gate: ${errnoText(err)}`);
+      }
+      await sleep(wait);
+    }
   } finally {
     fs.closeSync(fd);
   }

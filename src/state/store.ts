@@ -85,6 +85,23 @@ export class StateStore {
   }
 }
 
+/** Removes the directory of `id` when it has no state.json, under its exclusive lock (so never a live create's). */
+export function removeOrphanDir(store: StateStore, id: string): void {
+  validateId(id);
+  const dir = store.dir(id);
+  let fd: number;
+  try {
+    fd = openLocked(dir, LockMode.Exclusive);
+  } catch {
+    return;
+  }
+  try {
+    if (!fs.existsSync(path.join(dir, 'state.json'))) fs.rmSync(dir, { recursive: true, force: true });
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 function notFound(id: string): RuntimeError {
   return new RuntimeError('not-found', `container "${id}" does not exist`);
 }

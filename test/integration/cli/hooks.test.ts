@@ -73,9 +73,10 @@ test('all six hooks run in order with the state on stdin', { skip }, async (t) =
     assert.equal(e.state.ociVersion, '1.2.1');
   }
   const byPhase = Object.fromEntries(entries.map((e) => [e.phase, e.state]));
-  assert.equal(byPhase.prestart.status, 'creating');
-  assert.equal(byPhase.createRuntime.status, 'creating');
-  assert.ok(['creating', 'created'].includes(String(byPhase.createContainer.status)), `createContainer: ${byPhase.createContainer.status}`);
+  // The spec leaves the exact status of the create-time hooks open (runc has used both): not yet running.
+  for (const phase of ['prestart', 'createRuntime', 'createContainer']) {
+    assert.ok(['creating', 'created'].includes(String(byPhase[phase].status)), `${phase}: ${byPhase[phase].status}`);
+  }
   assert.ok(['created', 'running'].includes(String(byPhase.startContainer.status)), `startContainer: ${byPhase.startContainer.status}`);
   assert.equal(byPhase.poststart.status, 'running');
   assert.equal(byPhase.poststop.status, 'stopped');

@@ -101,24 +101,27 @@ test('a user-namespace spec binds devices instead of mknod, becomes root, and se
   assert.equal(plan.steps.find((x) => x.op === 'SETUSER')!.args[3].v, 0, 'rootless: setgroups denied');
 });
 
-test('namespaces given by path are joined first, user first and mount never (a new one is required)', () => {
+test('namespaces given by path are joined after the host paths are opened, user first; a mount namespace is required', () => {
   const spec = typicalSpec();
   spec.linux!.namespaces = [
     { type: 'network', path: '/var/run/netns/n1' }, { type: 'mount' }, { type: 'uts' },
     { type: 'user', path: '/proc/42/ns/user' }, { type: 'ipc', path: '/proc/42/ns/ipc' },
   ];
   const plan = buildInitPlan(initOptions(spec));
-  assert.deepEqual(describe(plan.steps.slice(0, 4)), [
+  assert.deepEqual(describe(plan.steps.slice(0, 5)), [
     'SETRLIMIT set RLIMIT_NOFILE to soft 1024 hard 1024',
+    `OPEN_FIFO open start fifo ${initOptions(spec).fifoPath}`,
     'SETNS join user namespace /proc/42/ns/user',
     'SETNS join ipc namespace /proc/42/ns/ipc',
     'SETNS join network namespace /var/run/netns/n1',
   ]);
-  assert.equal(plan.steps[1].args[1].v, 0x10000000);
+  assert.equal(plan.steps[2].args[1].v, 0x10000000);
   assert.equal(plan.userns, false, 'a joined user namespace needs no maps');
   assert.ok(ops(plan.steps).includes('SETID'));
   spec.linux!.namespaces = [{ type: 'uts' }];
-  assert.throws(() => buildInitPlan(initOptions(spec)), /linux.namespaces: a new mount namespace is required/);
+  assert.throws(() => buildInitPlan(initOptions(spec)), /linux.namespaces: a mount namespace \(new or joined by path\) is required/);
+  spec.linux!.namespaces = [{ type: 'mount', path: '/proc/42/ns/mnt' }];
+  assert.ok(ops(buildInitPlan(initOptions(spec)).steps).includes('PIVOT_ROOT'), 'a joined mount namespace is set up like a new one');
 });
 
 test('cgroup and time namespaces are unshared outside CLONE, with offsets written on the host side', () => {
@@ -126,8 +129,8 @@ test('cgroup and time namespaces are unshared outside CLONE, with offsets writte
   spec.linux!.namespaces!.push({ type: 'cgroup' }, { type: 'time' });
   spec.linux!.timeOffsets = { monotonic: { secs: 3600, nanosecs: 5 }, boottime: { secs: -10 } };
   const plan = buildInitPlan(initOptions(spec));
-  assert.deepEqual(describe(plan.steps.slice(0, 2)), ['UNSHARE create time namespace', 'WRITE_FILE set time namespace offsets']);
-  assert.deepEqual(plan.steps[1].args.map((a) => a.v), [0, '/proc/self/timens_offsets', 'monotonic 3600 5\nboottime -10 0\n']);
+  assert.deepEqual(describe(plan.steps.slice(1, 3)), ['UNSHARE create time namespace', 'WRITE_FILE set time namespace offsets']);
+  assert.deepEqual(plan.steps[2].args.map((a) => a.v), [0, '/proc/self/timens_offsets', 'monotonic 3600 5\nboottime -10 0\n']);
   const clone = plan.steps.find((x) => x.op === 'CLONE')!;
   assert.equal((clone.args[0].v as bigint) & (0x02000000n | 0x80n), 0n);
   const s = ops(plan.steps);
