@@ -4,7 +4,7 @@
  * trusting what the runtime says it configured.
  *
  *   status                    caps (eff/prm/inh/bnd/amb), NoNewPrivs, Seccomp, cwd, uid, pid
- *   fds                       every open fd and what it points to ("fd N TARGET")
+ *   fds                       every open fd, its type and target ("fd N dir|reg|chr|fifo|sock TARGET")
  *   read PATH                 bytes readable from PATH, or the errno
  *   write PATH                whether PATH can be opened for writing and written
  *   create DIR                whether a new file can be created in DIR
@@ -115,7 +115,12 @@ fds (void)
       snprintf (link, sizeof link, "/proc/self/fd/%s", e->d_name);
       ssize_t n = readlink (link, target, sizeof target - 1);
       target[n < 0 ? 0 : n] = '\0';
-      printf ("fd %s %s\n", e->d_name, n < 0 ? err_name (errno) : target);
+      struct stat st;
+      const char *type = "?";
+      if (stat (link, &st) == 0)
+        type = S_ISDIR (st.st_mode) ? "dir" : S_ISREG (st.st_mode) ? "reg" : S_ISCHR (st.st_mode) ? "chr"
+             : S_ISFIFO (st.st_mode) ? "fifo" : S_ISSOCK (st.st_mode) ? "sock" : "other";
+      printf ("fd %s %s %s\n", e->d_name, type, n < 0 ? err_name (errno) : target);
     }
   closedir (d);
 }
