@@ -236,8 +236,31 @@ copy_dir (struct copy_walk *w, int src, int dst, int depth)
   return ret;
 }
 
+/* The new mount's root takes the covered directory's owner, mode and times (as for any copied directory). */
+static int
+copy_root_attrs (struct copy_walk *w, int src, int dst)
+{
+  struct stat st;
+  struct timespec times[2];
+  if (fstat (src, &st) < 0)
+    return herr_set (w->err, errno, "copy-up: stat the covered directory: %s", strerror (errno));
+  if (fchown (dst, st.st_uid, st.st_gid) < 0)
+    {
+      if (errno != EINVAL)
+        return herr_set (w->err, errno, "copy-up: chown the mount's root: %s", strerror (errno));
+      log_debug (w->c, "copy-up: the mount's root keeps our owner: %u:%u is not mapped here", st.st_uid, st.st_gid);
+    }
+  if (fchmod (dst, st.st_mode & 07777) < 0)
+    return herr_set (w->err, errno, "copy-up: chmod the mount's root: %s", strerror (errno));
+  times[0] = st.st_atim;
+  times[1] = st.st_mtim;
+  if (futimens (dst, times) < 0)
+    return herr_set (w->err, errno, "copy-up: set times of the mount's root: %s", strerror (errno));
+  return 0;
+}
+
 int
-copyup_tree (struct ctx *c, int old_dir, int new_dir, const char *what, struct herr *err)
+copyup_tree (struct ctx *c, int old_dir, int new_dir, int with_root, const char *what, struct herr *err)
 {
   uint64_t old_mnt, new_mnt;
   struct copy_walk w = { .c = c, .err = err };
@@ -262,6 +285,8 @@ copyup_tree (struct ctx *c, int old_dir, int new_dir, const char *what, struct h
     {
       w.mnt_id = old_mnt;
       ret = copy_dir (&w, src, dst, 0);
+      if (ret == 0 && with_root)
+        ret = copy_root_attrs (&w, src, dst);
     }
   if (ret < 0)
     {

@@ -95,8 +95,9 @@ int op_propagation (struct ctx *c, struct args *a, struct herr *err);
 int op_mkdir (struct ctx *c, struct args *a, struct herr *err);
 int op_write_file (struct ctx *c, struct args *a, struct herr *err);
 /* copyup.c: copies the tree of old_dir (an fd opened before a mount covered it) into new_dir, the root of
- * that mount, without following any symlink; `what` names the mount point in errors. */
-int copyup_tree (struct ctx *c, int old_dir, int new_dir, const char *what, struct herr *err);
+ * that mount, without following any symlink; with_root also gives new_dir old_dir's owner, mode and times;
+ * `what` names the mount point in errors. */
+int copyup_tree (struct ctx *c, int old_dir, int new_dir, int with_root, const char *what, struct herr *err);
 /* rootfs.c */
 int op_pivot_root (struct ctx *c, struct args *a, struct herr *err);
 int op_move_root (struct ctx *c, struct args *a, struct herr *err);

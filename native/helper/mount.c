@@ -126,13 +126,14 @@ prepare_target (struct ctx *c, uint32_t base, const char *target, uint32_t kind,
 /* tmpcopyup, second half: the path now leads to the new mount (a fresh lookup), while old_fd, opened
  * before the mount, still reaches the directory underneath. copyup.c does the copying. */
 static int
-copy_up_into_new_mount (struct ctx *c, uint32_t base, const char *target, int old_fd, struct herr *err)
+copy_up_into_new_mount (struct ctx *c, uint32_t base, const char *target, int old_fd, uint32_t opts,
+                        struct herr *err)
 {
   int new_fd = path_open (c, base, target, O_DIRECTORY, err);
   int ret;
   if (new_fd < 0)
     return -1;
-  ret = copyup_tree (c, old_fd, new_fd, target, err);
+  ret = copyup_tree (c, old_fd, new_fd, (opts & MOUNT_OPT_COPY_UP_ROOT) != 0, target, err);
   close (new_fd);
   return ret;
 }
@@ -152,9 +153,14 @@ op_mount (struct ctx *c, struct args *a, struct herr *err)
       || args_u32 (a, &kind, err) < 0 || args_u32 (a, &opts, err) < 0)
     return -1;
 
-  if (opts & ~(uint32_t) (MOUNT_OPT_SOURCE_IS_PATH | MOUNT_OPT_COPY_UP))
+  if (opts & ~(uint32_t) (MOUNT_OPT_SOURCE_IS_PATH | MOUNT_OPT_COPY_UP | MOUNT_OPT_COPY_UP_ROOT))
     {
       herr_set (err, EINVAL, "unknown mount option bits 0x%x", opts);
+      goto out;
+    }
+  if ((opts & MOUNT_OPT_COPY_UP_ROOT) && !(opts & MOUNT_OPT_COPY_UP))
+    {
+      herr_set (err, EINVAL, "mount option COPY_UP_ROOT needs COPY_UP");
       goto out;
     }
   if (prepare_target (c, base, target, kind, err) < 0)
@@ -181,7 +187,7 @@ op_mount (struct ctx *c, struct args *a, struct herr *err)
       herr_set (err, errno, "mount %s on %s: %s", source[0] ? source : fstype, target, strerror (errno));
       goto out;
     }
-  if ((opts & MOUNT_OPT_COPY_UP) && copy_up_into_new_mount (c, base, target, tgt_fd, err) < 0)
+  if ((opts & MOUNT_OPT_COPY_UP) && copy_up_into_new_mount (c, base, target, tgt_fd, opts, err) < 0)
     goto out;
   ret = 0;
 out:

@@ -50,6 +50,7 @@ enum stasis_target_kind {
 enum stasis_mount_opt {
   MOUNT_OPT_SOURCE_IS_PATH = 1, /* open the source O_PATH first and mount it as /proc/self/fd/N */
   MOUNT_OPT_COPY_UP = 2,        /* tmpcopyup: fill the new mount with a copy of the directory it covers */
+  MOUNT_OPT_COPY_UP_ROOT = 4,   /* with COPY_UP: the mount's root also takes that directory's owner/mode/times */
 };
 
 /* Op codes. Keep numbers stable: they are the wire format. */

@@ -17,7 +17,7 @@ export const ParentMode = { EXIT: 0, WAIT: 1 } as const;
 export const TargetKind = { EXISTING: 0, DIR: 1, FILE: 2 } as const;
 
 /** Bits of MOUNT's last argument (`MOUNT_OPT_*` in protocol.h). */
-export const MountOpt = { SOURCE_IS_PATH: 1, COPY_UP: 2 } as const;
+export const MountOpt = { SOURCE_IS_PATH: 1, COPY_UP: 2, COPY_UP_ROOT: 4 } as const;
 
 export const Op = {
   SETNS: 1,

@@ -77,14 +77,20 @@ function mountStep(source: string, dest: string, fstype: string, flags: number, 
   };
 }
 
+/** tmpfs options that set the attributes of the mount's root. */
+const TMPFS_ROOT_OPTIONS = /(^|,)(mode|uid|gid)=/;
+
 /**
- * A tmpfs that starts as a copy of the directory it covers (`tmpcopyup`). The helper copies right after
- * mounting, so a read-only tmpfs is mounted writable first and made read-only by a remount once filled.
+ * A tmpfs that starts as a copy of the directory it covers (`tmpcopyup`). Its root takes the directory's
+ * owner and mode too (as runc does: Podman's /run stays 0755 instead of tmpfs's 1777), unless the options
+ * set them with mode=, uid= or gid=. The helper copies right after mounting, so a read-only tmpfs is mounted
+ * writable first and made read-only by a remount once filled.
  */
 function copyUpTmpfsSteps(m: Mount, dest: string, opts: ParsedMountOptions): Step[] {
   const source = m.source || 'tmpfs';
   const rdonly = opts.flags & MS.RDONLY;
-  const steps = [mountStep(source, dest, 'tmpfs', opts.flags & ~MS.RDONLY, opts.data, TargetKind.DIR, MountOpt.COPY_UP,
+  const bits = MountOpt.COPY_UP | (TMPFS_ROOT_OPTIONS.test(opts.data) ? 0 : MountOpt.COPY_UP_ROOT);
+  const steps = [mountStep(source, dest, 'tmpfs', opts.flags & ~MS.RDONLY, opts.data, TargetKind.DIR, bits,
     `mount tmpfs on ${dest} with a copy of its contents`)];
   if (rdonly) steps.push(remountStep(dest, opts.flags, `make ${dest} read-only after the copy`));
   return steps;

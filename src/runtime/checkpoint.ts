@@ -85,10 +85,13 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     for (const m of extMnt) ctx.log.debug(`checkpoint: external mount ${m.key} as ${m.val} (${m.reason})`);
     for (const e of externalStdio) ctx.log.debug(`checkpoint: stdio fd ${e.fd} is a host file, external as ${e.key}`);
 
-    try {
-      fs.mkdirSync(plan.imagesDir, { recursive: true, mode: 0o700 });
-    } catch (err) {
-      throw new RuntimeError('system', `cannot create image directory ${plan.imagesDir}: ${errnoText(err)}`);
+    // Both directories exist before the freeze, so a bad path never touches the container.
+    for (const [what, dir] of [['image', plan.imagesDir], ['work', plan.workDir]]) {
+      try {
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      } catch (err) {
+        throw new RuntimeError('system', `cannot create ${what} directory ${dir}: ${errnoText(err)}`);
+      }
     }
 
     let preFreeze = 0;

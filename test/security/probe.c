@@ -298,16 +298,14 @@ attack_exe (const char *needle)
   for (int i = 0; i < 400 && access (procdir, F_OK) == 0; i++)
     usleep (10000);
   snprintf (self_fd, sizeof self_fd, "/proc/self/fd/%d", pfd);
-  int last = ETXTBSY;
-  for (int i = 0; i < 200; i++)
+  /* Like the exploit, retry while the binary is busy: other runtime processes may still run it. */
+  for (int i = 0; i < 1000; i++)
     {
       wfd = open (self_fd, O_WRONLY);
       if (wfd >= 0 || errno != ETXTBSY)
         break;
-      last = errno;
       usleep (10000);
     }
-  (void) last;
   printf ("attack-reopen %s\n", err_name (wfd < 0 ? errno : 0));
   if (wfd >= 0)
     {

@@ -9,8 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { criuBinary } from '../../../src/criu';
 
-/** Repository root (this file runs from dist/test/integration/checkpoint). */
-export const REPO = path.resolve(__dirname, '..', '..', '..', '..');
+/** Repository root (this file runs from dist/test/integration/checkpoint; $STASIS_REPO overrides). */
+export const REPO = process.env.STASIS_REPO ?? path.resolve(__dirname, '..', '..', '..', '..');
 export const STASIS = path.join(REPO, 'bin', 'stasis');
 
 /** Why these tests cannot run here, or undefined. */
@@ -35,6 +35,7 @@ export class World {
   readonly root: string;
   readonly bundle: string;
   private ids = new Set<string>();
+  private runs = 0;
 
   constructor(script = COUNTER_SCRIPT) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stasis-ckpt-it-'));
@@ -54,9 +55,25 @@ export class World {
     return path.join(this.dir, name);
   }
 
-  /** Runs the CLI to completion (stdio of the container: the host's /dev/null unless `input` says otherwise). */
-  stasis(args: string[], timeoutMs = 30000): SpawnSyncReturns<string> {
-    return spawnSync(STASIS, ['--root', this.root, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  /**
+   * Runs the CLI to completion. Its stdout and stderr are regular files, not Node's pipes: libuv's pipes
+   * are unix sockets of the host's network namespace, which CRIU cannot dump, and a detached container
+   * holding them would keep spawnSync waiting for end-of-file.
+   */
+  stasis(args: string[], timeoutMs = 30000): { status: number | null; stdout: string; stderr: string } {
+    const n = this.runs++;
+    const outFile = path.join(this.dir, `out-${n}`);
+    const errFile = path.join(this.dir, `err-${n}`);
+    const out = fs.openSync(outFile, 'w+');
+    const err = fs.openSync(errFile, 'w+');
+    let r: SpawnSyncReturns<Buffer>;
+    try {
+      r = spawnSync(STASIS, ['--root', this.root, ...args], { timeout: timeoutMs, stdio: ['ignore', out, err] });
+    } finally {
+      fs.closeSync(out);
+      fs.closeSync(err);
+    }
+    return { status: r.status, stdout: fs.readFileSync(outFile, 'utf8'), stderr: fs.readFileSync(errFile, 'utf8') };
   }
 
   /** Like stasis() but throws with stderr when the exit status is not 0. */
@@ -124,18 +141,21 @@ export function freezerState(id: string): string | undefined {
 }
 
 /**
- * Runs a detaching command (`run -d`, `restore -d`) with stdout and stderr on pipes we keep reading after
- * stasis exits: the container holds their write ends. Resolves when stasis has exited successfully.
+ * Runs a detaching command (`run -d`, `restore -d`) with stdout and stderr on one pipe that we keep
+ * reading after stasis exits: the container holds its write end. Resolves when stasis has exited.
  */
 export function detachedWithPipes(w: World, args: string[]): Promise<{ output: () => string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(STASIS, ['--root', w.root, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A real pipe(2) between stasis (and so the container) and `cat`: Node's own pipes are unix sockets.
+    const child = spawn('bash', ['-c', 'exec "$@" > >(exec cat) 2>&1', 'bash', STASIS, '--root', w.root, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
     child.stderr!.on('data', (c: Buffer) => (err += c.toString('utf8')));
     // Our read ends must not keep the test process alive once the test is over.
     (child.stdout as unknown as { unref?: () => void }).unref?.();
-    child.on('exit', (code) => (code === 0 ? resolve({ output: () => out }) : reject(new Error(`stasis ${args[0]} failed (${code}): ${err}`))));
+    child.on('exit', (code) => (code === 0 ? resolve({ output: () => out }) : reject(new Error(`stasis ${args[0]} failed (${code}): ${out}${err}`))));
   });
 }

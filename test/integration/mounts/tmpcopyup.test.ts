@@ -21,7 +21,7 @@ after(() => env.dispose());
 const OLD_TIME = 981173106;
 
 /**
- * Fills `<rootfs>/data`: a 0640 file owned by 1000:1000, a 0750 subdirectory owned by 1000:1000 with a
+ * Fills `<rootfs>/data` (itself 0750, 1000:1000): a 0640 file owned by 1000:1000, a 0750 subdirectory owned by 1000:1000 with a
  * file, a relative symlink, a fifo, and two links that point outside the rootfs (one absolute, one made of
  * `..`) at `hostFile`, which exists on the host only.
  */
@@ -41,6 +41,9 @@ function fillData(rootfs: string, hostFile: string): string {
   execFileSync('mkfifo', ['-m', '0620', path.join(data, 'pipe')]);
   fs.utimesSync(path.join(data, 'file'), OLD_TIME, OLD_TIME);
   fs.utimesSync(path.join(data, 'sub'), OLD_TIME, OLD_TIME);
+  fs.chmodSync(data, 0o750);
+  fs.chownSync(data, 1000, 1000);
+  fs.utimesSync(data, OLD_TIME, OLD_TIME);
   return data;
 }
 
@@ -58,8 +61,8 @@ test('tmpcopyup fills the tmpfs with the rootfs directory; writes stay in the tm
   fs.writeFileSync(hostFile, 'host only\n');
   const script = [
     'cd /data',
-    'stat -c "%n %F %a %u:%g" file sub sub/inner pipe',
-    'stat -c "%n %Y" file sub',
+    'stat -c "%n %F %a %u:%g" /data file sub sub/inner pipe',
+    'stat -c "%n %Y" /data file sub',
     'cat file link',
     'for l in link escape-abs escape-rel; do test -L $l && echo "$l -> $(readlink $l)"; done',
     'cat escape-abs escape-rel 2>/dev/null; echo escape-read=$?',
@@ -72,6 +75,8 @@ test('tmpcopyup fills the tmpfs with the rootfs directory; writes stay in the tm
   const r = await env.run(['run', '-b', c.dir, c.id]);
   assert.equal(r.code, 0, show(r));
   const out = r.stdout.replace(/ +/g, ' ');
+  assert.match(out, /^\/data directory 750 1000:1000$/m, "the tmpfs root takes the directory's mode and owner");
+  assert.match(out, new RegExp(`^/data ${OLD_TIME}$`, 'm'));
   assert.match(out, /^file regular file 640 1000:1000$/m);
   assert.match(out, /^sub directory 750 1000:1000$/m);
   assert.match(out, /^sub\/inner regular file 644 0:0$/m);
@@ -94,25 +99,26 @@ test('tmpcopyup fills the tmpfs with the rootfs directory; writes stay in the tm
   assert.equal(fs.readFileSync(hostFile, 'utf8'), 'host only\n');
 });
 
-test('a read-only tmpfs with tmpcopyup is filled first, then refuses writes', { skip }, async (t) => {
+test('a read-only tmpfs with tmpcopyup is filled first, then refuses writes; mode= sets its root', { skip }, async (t) => {
   const c = env.bundle(t, {
-    args: ['sh', '-c', 'cat /data/file; touch /data/x; echo touch=$?; awk \'$5 == "/data" { print $6, $(NF-2) }\' /proc/self/mountinfo'],
-    tweak: (s) => addCopyUpTmpfs(s, ['ro']),
+    args: ['sh', '-c', 'cat /data/file; touch /data/x; echo touch=$?; stat -c "%a %u:%g" /data; awk \'$5 == "/data" { print $6, $(NF-2) }\' /proc/self/mountinfo'],
+    tweak: (s) => addCopyUpTmpfs(s, ['ro', 'mode=755']),
   });
   fillData(c.rootfs, env.scratch('absent'));
   const r = await env.run(['run', '-b', c.dir, c.id]);
   assert.equal(r.code, 0, show(r));
-  assert.match(r.stdout, /^from the image\ntouch=1\nro\S* tmpfs\n$/);
+  assert.match(r.stdout, /^from the image\ntouch=1\n755 0:0\nro\S* tmpfs\n$/);
   assert.match(r.stderr, /Read-only file system/);
 });
 
 test('tmpcopyup of a directory missing from the rootfs gives an empty tmpfs', { skip }, async (t) => {
   const { r } = await env.runOnce(t, {
-    args: ['sh', '-c', 'ls -A /data | wc -l; awk \'$5 == "/data" { print $(NF-2) }\' /proc/self/mountinfo'],
+    args: ['sh', '-c', 'ls -A /data | wc -l; stat -c %a /data; awk \'$5 == "/data" { print $(NF-2) }\' /proc/self/mountinfo'],
     tweak: (s) => addCopyUpTmpfs(s),
   });
   assert.equal(r.code, 0, show(r));
-  assert.equal(r.stdout.replace(/ +/g, ''), '0\ntmpfs\n');
+  // The helper creates the missing directory 0755, and the tmpfs root takes that mode.
+  assert.equal(r.stdout.replace(/ +/g, ''), '0\n755\ntmpfs\n');
 });
 
 test('tmpcopyup on a bind mount is refused before anything runs', { skip }, async (t) => {

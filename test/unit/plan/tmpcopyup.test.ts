@@ -9,12 +9,23 @@ import { fakeHost } from './fixtures';
 
 const ctx = { host: fakeHost, bundle: '/b', cgroupMounts: [] };
 
-test('tmpcopyup on a tmpfs sets the COPY_UP bit of its MOUNT (Podman --read-only /tmp)', () => {
-  const steps = mountSteps({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['rw', 'rprivate', 'nosuid', 'nodev', 'tmpcopyup'] }, 0, ctx);
+test('tmpcopyup on a tmpfs sets the COPY_UP bits of its MOUNT (Podman --read-only /run)', () => {
+  const steps = mountSteps({ destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['rw', 'rprivate', 'nosuid', 'nodev', 'tmpcopyup'] }, 0, ctx);
   assert.deepEqual(steps.map((s) => s.op), ['MOUNT', 'PROPAGATION']);
-  assert.deepEqual(steps[0].args.map((a) => a.v), ['tmpfs', Base.ROOTFS, '/tmp', 'tmpfs', BigInt(MS.NOSUID | MS.NODEV), '', TargetKind.DIR, MountOpt.COPY_UP]);
+  // No mode=/uid=/gid=: the root takes the covered directory's owner and mode as well.
+  assert.deepEqual(steps[0].args.map((a) => a.v), ['tmpfs', Base.ROOTFS, '/run', 'tmpfs', BigInt(MS.NOSUID | MS.NODEV), '', TargetKind.DIR,
+    MountOpt.COPY_UP | MountOpt.COPY_UP_ROOT]);
   assert.match(steps[0].what, /copy/);
-  assert.deepEqual(steps[1].args.map((a) => a.v), [Base.ROOTFS, '/tmp', BigInt(MS.PRIVATE | MS.REC)]);
+  assert.deepEqual(steps[1].args.map((a) => a.v), [Base.ROOTFS, '/run', BigInt(MS.PRIVATE | MS.REC)]);
+});
+
+test('mode=, uid= or gid= in the options keep the tmpfs root as the options make it', () => {
+  for (const opt of ['mode=1777', 'uid=5', 'gid=5']) {
+    const [step] = mountSteps({ destination: '/tmp', type: 'tmpfs', options: ['size=1m', opt, 'tmpcopyup'] }, 0, ctx);
+    assert.equal(step.args[7].v, MountOpt.COPY_UP, opt);
+  }
+  const [step] = mountSteps({ destination: '/tmp', type: 'tmpfs', options: ['nr_inodes=5', 'tmpcopyup'] }, 0, ctx);
+  assert.equal(step.args[7].v, MountOpt.COPY_UP | MountOpt.COPY_UP_ROOT, 'an option merely ending in "mode=" does not count');
 });
 
 test('a read-only tmpfs with tmpcopyup is filled writable, then remounted read-only', () => {
