@@ -21,9 +21,6 @@ if (!only || only === 'native') {
   run(bin('node-gyp'), [configured ? 'build' : 'rebuild', '--silent', ...headers]);
 }
 if (!only || only === 'ts') {
-  // Remove stale compiled files, but never dist/stasis.js: containers and engines running right now use it.
-  for (const d of ['src', 'test', 'bench']) fs.rmSync(path.join(root, 'dist', d), { recursive: true, force: true });
-  run(bin('tsc'), ['-p', 'tsconfig.json']);
   run(bin('esbuild'), [
     'src/cli/main.ts',
     '--bundle',
@@ -42,4 +39,8 @@ require('../dist/stasis.js').main(process.argv.slice(2)).then((code) => process.
 `;
   fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
   fs.writeFileSync(path.join(root, 'bin', 'stasis'), launcher, { mode: 0o755 });
+  // Type-check and compile the tests last: the bundle above does not depend on them.
+  // Remove stale compiled files, but never dist/stasis.js: containers and engines running right now use it.
+  for (const d of ['src', 'test', 'bench']) fs.rmSync(path.join(root, 'dist', d), { recursive: true, force: true });
+  run(bin('tsc'), ['-p', 'tsconfig.json']);
 }

@@ -125,6 +125,9 @@ int op_fdmap (struct ctx *c, struct args *a, struct herr *err);
 int op_close_fds (struct ctx *c, struct args *a, struct herr *err);
 int op_exec (struct ctx *c, struct args *a, struct herr *err);
 
+/* keyring.c */
+int op_join_keyring (struct ctx *c, struct args *a, struct herr *err);
+
 /* seal.c: re-exec from a sealed memfd copy unless already running from one (CVE-2019-5736). */
 int seal_self_if_needed (int argc, char **argv);
 

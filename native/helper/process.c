@@ -3,7 +3,10 @@
  * no libcap. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
+#include <linux/openat2.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,18 +217,45 @@ op_caps (struct ctx *c, struct args *a, struct herr *err)
   return 0;
 }
 
+/* CVE-2024-21626: any directory fd the helper still holds at this point (one leaked by the caller, which
+ * CLOSE_FDS only marks close-on-exec later) turns "/proc/self/fd/N" into a way out of the root, and a process
+ * whose cwd is on the host can reach every host file with relative paths. The cwd is therefore resolved
+ * inside the current root without following /proc magic links, and then checked: the kernel reports a cwd
+ * outside the root as unreachable, which glibc's getcwd turns into ENOENT. */
 int
 op_chdir (struct ctx *c, struct args *a, struct herr *err)
 {
-  char *path;
+  char *path, cwd[PATH_MAX];
+  int root, dir, ret = -1;
   (void) c;
   if (args_str (a, &path, err) < 0)
     return -1;
-  int ret = chdir (path);
-  if (ret < 0)
+  root = open ("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0)
+    {
+      herr_set (err, errno, "chdir %s: open /: %s", path, strerror (errno));
+      goto out;
+    }
+  struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+  do
+    dir = (int) syscall (SYS_openat2, root, path, &how, sizeof how);
+  while (dir < 0 && (errno == EAGAIN || errno == EINTR));
+  close (root);
+  if (dir < 0)
+    {
+      herr_set (err, errno, "chdir %s: %s", path, errno == ELOOP ? "a /proc magic link or too many symlinks" : strerror (errno));
+      goto out;
+    }
+  if (fchdir (dir) < 0)
     herr_set (err, errno, "chdir %s: %s", path, strerror (errno));
+  else if (getcwd (cwd, sizeof cwd) == NULL && errno == ENOENT)
+    herr_set (err, EPERM, "chdir %s: the directory is outside the container root", path);
+  else
+    ret = 0;
+  close (dir);
+out:
   free (path);
-  return ret < 0 ? -1 : 0;
+  return ret;
 }
 
 int

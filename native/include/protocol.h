@@ -95,7 +95,8 @@ enum stasis_op {
   OP_SETSID = 38,
   OP_BIND_DEVICE = 40,
   OP_MKDIR = 41,
-  OP_MAX = 42,
+  OP_JOIN_KEYRING = 42,
+  OP_MAX = 43,
 };
 
 #endif

@@ -60,6 +60,7 @@ export const Op = {
   SETSID: 38,
   BIND_DEVICE: 40,
   MKDIR: 41,
+  JOIN_KEYRING: 42,
 } as const;
 export type OpName = keyof typeof Op;
 

@@ -17,7 +17,7 @@
  *    SYNC "setup"             — the runtime writes uid/gid maps and cgroup.procs meanwhile
  *    SETID(0,0)               — with a user namespace (created, or joined by path): become its root
  *    UNSHARE(NEWCGROUP)       — the cgroup namespace is rooted at the cgroup the child is in now
- *    SETSID
+ *    JOIN_KEYRING (unless --no-new-keyring), SETSID
  *    PROPAGATION /            — rslave (or rootfsPropagation) so that nothing leaks back to the host
  *    [PROPAGATION parent]     — shared propagation only: pivot_root refuses a shared parent mount
  *    MOUNT rootfs on itself, SET_ROOTFS — pivot_root needs a mount point; the fd is the new root
@@ -66,6 +66,10 @@ export interface InitPlanOptions {
   bundle?: string;
   /** rootless: setgroups(2) is denied in the container's user namespace */
   rootless?: boolean;
+  /** container id (names the session keyring) */
+  id?: string;
+  /** false with --no-new-keyring: keep the caller's session keyring */
+  newKeyring?: boolean;
 }
 
 /** The plan and what the runtime must do at its sync points. */
@@ -226,6 +230,10 @@ export function buildInitPlan(o: InitPlanOptions): InitPlan {
   if (usesUserns) steps.push({ op: 'SETID', args: [u32(0), u32(0)], what: 'become root in the user namespace' });
   if (createsNamespace(nss, 'cgroup')) {
     steps.push({ op: 'UNSHARE', args: [u64(NAMESPACES.cgroup.flag)], what: 'create cgroup namespace' });
+  }
+  if (o.newKeyring !== false) {
+    // Named like runc's so tools that look for a container's keyring find it.
+    steps.push({ op: 'JOIN_KEYRING', args: [str(`_ses.${o.id ?? 'stasis'}`)], what: 'join a new session keyring' });
   }
   steps.push({ op: 'SETSID', args: [], what: 'start a new session' });
   steps.push(...rootfsSteps(o, host, usesUserns));

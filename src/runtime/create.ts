@@ -68,6 +68,8 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       cgroupMounts: mountSources(cgroup),
       bundle,
       rootless: ctx.rootless,
+      id: opts.id,
+      newKeyring: !opts.noNewKeyring,
     });
     mark('plan built');
     const record: ContainerRecord = {

@@ -14,6 +14,18 @@ import { show } from '../support/run';
 
 const skip = labSkipReason();
 const lab = new Lab('fds');
+// A host file next to the leaked directory's contents: a process whose cwd escaped could read it by name.
+fs.writeFileSync(lab.scratch('host-secret'), 'host secret\n');
+
+/** The fd number the "engine" leaks a host directory at: high, because Node reuses low numbers itself. */
+const LEAKED = 30;
+
+/** extraFds for stasis() that put `fd` at LEAKED in the stasis process, without --preserve-fds. */
+function leak(fd: number): ('ignore' | number)[] {
+  const extra: ('ignore' | number)[] = Array.from({ length: LEAKED - 3 }, () => 'ignore');
+  extra.push(fd);
+  return extra;
+}
 
 /** Asserts the fd table holds exactly `expected` and that none of them is a directory. */
 function assertFds(out: string, expected: number[]): void {
@@ -43,11 +55,11 @@ test('with --preserve-fds 1 the init gets exactly one more fd, the one passed', 
 });
 
 test('a host directory open in the caller does not reach the container', { skip }, async (t) => {
-  // The caller (an engine) leaks a host directory as fd 7, as in the runc advisory.
+  // The caller (an engine) leaks a host directory fd, as in the runc advisory.
   const dirFd = fs.openSync(lab.base, 'r');
   t.after(() => fs.closeSync(dirFd));
   const c = lab.bundle(t, { probe: true, args: ['/probe', 'status', 'fds'] });
-  const r = await lab.run(['run', '-b', c.dir, c.id], { extraFds: ['ignore', 'ignore', 'ignore', 'ignore', dirFd] });
+  const r = await lab.run(['run', '-b', c.dir, c.id], { extraFds: leak(dirFd) });
   assert.equal(r.code, 0, show(r));
   assertFds(r.stdout, [0, 1, 2]);
 });
@@ -55,14 +67,15 @@ test('a host directory open in the caller does not reach the container', { skip 
 test('cwd /proc/self/fd/N never puts the init outside the container', { skip }, async (t) => {
   const dirFd = fs.openSync(lab.base, 'r');
   t.after(() => fs.closeSync(dirFd));
-  for (let n = 3; n <= 9; n++) {
-    const c = lab.bundle(t, { probe: true, args: ['/probe', 'status'], tweak: (s) => (s.process!.cwd = `/proc/self/fd/${n}`) });
-    const r = await lab.run(['run', '-b', c.dir, c.id], { extraFds: ['ignore', 'ignore', 'ignore', 'ignore', dirFd] });
+  for (const n of [3, 4, 5, 6, 7, 8, 9, LEAKED]) {
+    const c = lab.bundle(t, { probe: true, args: ['/probe', 'status', 'read', 'host-secret'], tweak: (s) => (s.process!.cwd = `/proc/self/fd/${n}`) });
+    const r = await lab.run(['run', '-b', c.dir, c.id], { extraFds: leak(dirFd) });
     if (r.code !== 0) {
       assert.equal(r.stderr.trim().split('\n').length, 1, show(r));
       continue;
     }
     const cwd = probeValue(r.stdout, 'cwd') ?? '';
+    assert.ok(!/^\d+$/.test(probeValue(r.stdout, 'read host-secret') ?? ''), `fd ${n}: the init read a host file:\n${show(r)}`);
     assert.ok(cwd.startsWith('/') && !cwd.includes(lab.base), `fd ${n}: cwd ${cwd} is outside the container:\n${show(r)}`);
   }
 });
@@ -73,7 +86,7 @@ test('an exec\'d process gets only stdio (and preserved fds); --cwd /proc/self/f
   assert.equal(r.code, 0, show(r));
   const dirFd = fs.openSync(lab.base, 'r');
   t.after(() => fs.closeSync(dirFd));
-  const e = await lab.run(['exec', c.id, '/probe', 'status', 'fds'], { extraFds: ['ignore', 'ignore', 'ignore', 'ignore', dirFd] });
+  const e = await lab.run(['exec', c.id, '/probe', 'status', 'fds'], { extraFds: leak(dirFd) });
   assert.equal(e.code, 0, show(e));
   assertFds(e.stdout, [0, 1, 2]);
   assert.equal(probeValue(e.stdout, 'cwd'), '/');
@@ -86,12 +99,11 @@ test('an exec\'d process gets only stdio (and preserved fds); --cwd /proc/self/f
   assert.equal(p.code, 0, show(p));
   assertFds(p.stdout, [0, 1, 2, 3]);
 
-  for (let n = 3; n <= 9; n++) {
-    const x = await lab.run(['exec', '--cwd', `/proc/self/fd/${n}`, c.id, '/probe', 'status'], {
-      extraFds: ['ignore', 'ignore', 'ignore', 'ignore', dirFd],
-    });
+  for (const n of [3, 4, 5, 6, 7, 8, 9, LEAKED]) {
+    const x = await lab.run(['exec', '--cwd', `/proc/self/fd/${n}`, c.id, '/probe', 'status', 'read', 'host-secret'], { extraFds: leak(dirFd) });
     if (x.code !== 0) continue; // refused: fine, as long as it did not run outside
     const cwd = probeValue(x.stdout, 'cwd') ?? '';
+    assert.ok(!/^\d+$/.test(probeValue(x.stdout, 'read host-secret') ?? ''), `fd ${n}: the exec read a host file:\n${show(x)}`);
     assert.ok(cwd.startsWith('/') && !cwd.includes(lab.base), `fd ${n}: cwd ${cwd} is outside the container:\n${show(x)}`);
   }
 });

@@ -224,3 +224,10 @@ test('LOOKUP_EXEC uses the container PATH, or a default', () => {
   look = buildInitPlan(initOptions(spec)).steps.find((x) => x.op === 'LOOKUP_EXEC')!;
   assert.equal(look.args[1].v, '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
 });
+
+test('a new session keyring is joined unless --no-new-keyring', () => {
+  const spec = typicalSpec();
+  const withKeyring = buildInitPlan({ ...initOptions(spec), id: 'c9' }).steps.find((x) => x.op === 'JOIN_KEYRING');
+  assert.equal(withKeyring?.args[0].v, '_ses.c9');
+  assert.ok(!buildInitPlan({ ...initOptions(spec), newKeyring: false }).steps.some((x) => x.op === 'JOIN_KEYRING'));
+});

@@ -1,0 +1,115 @@
+/**
+ * CRIU flags that need a particular container to show they work: established TCP over the container's own
+ * loopback, file locks, a page server, and the flags that are passed through (cgroup mode, empty network
+ * namespace, dedup, link-remap, …) in one round trip.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { criuBinary } from '../../../src/criu/swrk';
+import { World, skipReason, waitFor } from './harness';
+
+const skip = skipReason();
+
+/** Lines received by the in-container server, as numbers. */
+function received(w: World): number[] {
+  try {
+    return fs.readFileSync(path.join(w.bundle, 'rootfs', 'tmp', 'got'), 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+test('--tcp-established: a loopback connection inside the container survives; without it the dump is refused', { skip }, async (t) => {
+  // A server and a client in the container's own network namespace; the client sends the counter.
+  const w = new World(
+    'ip link set lo up 2>/dev/null; nc -l -p 5000 > /tmp/got & usleep 200000; ' +
+      'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; echo $i; usleep 50000; done | nc 127.0.0.1 5000',
+  );
+  t.after(() => w.cleanup());
+  const id = w.id('tcp');
+  w.ok(['run', '-d', '--bundle', w.bundle, id]);
+  await waitFor('data over the connection', () => received(w).length > 3);
+  const refused = w.stasis(['checkpoint', '--image-path', w.images('no'), id]);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /criu dump failed: .*(tcp-established|TCP)/i);
+  assert.equal(w.state(id)?.status, 'running');
+
+  const images = w.images('images');
+  w.ok(['checkpoint', '--tcp-established', '--image-path', images, id]);
+  const atDump = received(w).length;
+  w.ok(['restore', '-d', '--tcp-established', '--bundle', w.bundle, '--image-path', images, id]);
+  await waitFor('data over the restored connection', () => received(w).length > atDump + 3);
+  const got = received(w);
+  assert.deepEqual(got, Array.from({ length: got.length }, (_, k) => k + 1), 'the stream lost or repeated lines');
+});
+
+test('--file-locks: a container holding a lock checkpoints only with the flag, and keeps the lock', { skip }, async (t) => {
+  const w = new World('exec flock /tmp/lock sh -c \'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; usleep 50000; done\'');
+  t.after(() => w.cleanup());
+  const id = w.id('locks');
+  w.ok(['run', '-d', '--bundle', w.bundle, id]);
+  await waitFor('the counter to start', () => w.count() > 2);
+  const refused = w.stasis(['checkpoint', '--image-path', w.images('no'), id]);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /criu dump failed: .*(file-locks|lock)/i);
+  assert.equal(w.state(id)?.status, 'running');
+  const images = w.images('images');
+  w.ok(['checkpoint', '--file-locks', '--image-path', images, id]);
+  const atDump = w.count();
+  w.ok(['restore', '-d', '--file-locks', '--bundle', w.bundle, '--image-path', images, id]);
+  await waitFor('the counter to go on', () => w.count() > atDump + 2);
+  const locks = fs.readFileSync('/proc/locks', 'utf8');
+  assert.match(locks, /FLOCK/, 'the restored container does not hold its lock');
+});
+
+test('pass-through flags round trip: cgroup mode ignore, empty network namespace, dedup, link-remap, pid file', { skip }, async (t) => {
+  const w = new World();
+  t.after(() => w.cleanup());
+  const id = w.id('passthrough');
+  w.ok(['run', '-d', '--bundle', w.bundle, id]);
+  await waitFor('the counter to start', () => w.count() > 2);
+  const images = w.images('images');
+  w.ok([
+    'checkpoint', '--manage-cgroups-mode', 'ignore', '--empty-ns', 'network', '--auto-dedup', '--link-remap',
+    '--ext-unix-sk', '--shell-job', '--tcp-skip-in-flight', '--image-path', images, id,
+  ]);
+  const atDump = w.count();
+  const pidFile = w.images('pid');
+  w.ok([
+    'restore', '-d', '--manage-cgroups-mode', 'ignore', '--empty-ns', 'network', '--no-pivot', '--no-subreaper',
+    '--pid-file', pidFile, '--bundle', w.bundle, '--image-path', images, id,
+  ]);
+  await waitFor('the counter to go on', () => w.count() > atDump + 2);
+  const st = w.state(id)!;
+  assert.equal(fs.readFileSync(pidFile, 'utf8'), String(st.pid));
+  // ignore: criu restored no cgroups, so the tree is where criu was put: the container's cgroup.
+  assert.match(fs.readFileSync(`/proc/${st.pid}/cgroup`, 'utf8'), new RegExp(`memory:/stasis/${id}\\n`));
+});
+
+test('--page-server sends the memory to a criu page server; the images restore with its pages', { skip }, async (t) => {
+  const w = new World();
+  const server = w.images('server');
+  fs.mkdirSync(server);
+  const port = 20000 + (process.pid % 20000);
+  const ps = spawn(criuBinary(), ['page-server', '--images-dir', server, '--port', String(port), '-o', 'ps.log'], { stdio: 'ignore' });
+  t.after(async () => {
+    ps.kill('SIGKILL');
+    await w.cleanup();
+  });
+  const id = w.id('pageserver');
+  w.ok(['run', '-d', '--bundle', w.bundle, id]);
+  await waitFor('the counter to start', () => w.count() > 2);
+  await waitFor('the page server to listen', () => fs.readFileSync('/proc/net/tcp', 'utf8').includes(`:${port.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A`));
+  const images = w.images('images');
+  w.ok(['checkpoint', '--page-server', `127.0.0.1:${port}`, '--image-path', images, id]);
+  const atDump = w.count();
+  const remote = fs.readdirSync(server).filter((n) => n.startsWith('pages-'));
+  assert.ok(remote.length > 0, 'no pages reached the page server');
+  assert.equal(fs.readdirSync(images).filter((n) => n.startsWith('pages-')).length, 0, 'pages were written locally too');
+  for (const n of fs.readdirSync(server).filter((n) => n.endsWith('.img'))) fs.copyFileSync(path.join(server, n), path.join(images, n));
+  w.ok(['restore', '-d', '--bundle', w.bundle, '--image-path', images, id]);
+  await waitFor('the counter to go on', () => w.count() > atDump + 2);
+});
