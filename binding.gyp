@@ -7,7 +7,7 @@
         "native/helper/main.c", "native/helper/args.c", "native/helper/io.c", "native/helper/seal.c",
         "native/helper/path.c", "native/helper/ns.c", "native/helper/sync.c", "native/helper/console.c",
         "native/helper/mount.c", "native/helper/copyup.c", "native/helper/rootfs.c", "native/helper/devices.c",
-        "native/helper/process.c", "native/helper/seccomp.c", "native/helper/exec.c", "native/helper/keyring.c"
+        "native/helper/process.c", "native/helper/seccomp.c", "native/helper/exec.c", "native/helper/keyring.c", "native/helper/net.c"
       ],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration", "-O2", "-fno-strict-aliasing"],
       "cflags!": ["-fno-exceptions"],

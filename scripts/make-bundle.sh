@@ -26,6 +26,7 @@ node -e '
   const spec = JSON.parse(fs.readFileSync(file, "utf8"));
   const args = process.argv.slice(2);
   spec.process.terminal = false;
+  spec.root.readonly = false; // demos and tests write into their rootfs
   if (args.length) spec.process.args = args;
   fs.writeFileSync(file, JSON.stringify(spec, null, 2));
 ' "$dir" "$@"

@@ -127,6 +127,8 @@ int op_exec (struct ctx *c, struct args *a, struct herr *err);
 
 /* keyring.c */
 int op_join_keyring (struct ctx *c, struct args *a, struct herr *err);
+/* net.c */
+int op_loopback_up (struct ctx *c, struct args *a, struct herr *err);
 
 /* seal.c: re-exec from a sealed memfd copy unless already running from one (CVE-2019-5736). */
 int seal_self_if_needed (int argc, char **argv);

@@ -61,6 +61,7 @@ static const struct op_def op_table[OP_MAX] = {
   [OP_BIND_DEVICE] = { "BIND_DEVICE", op_bind_device, "ss" },
   [OP_MKDIR] = { "MKDIR", op_mkdir, "usu" },
   [OP_JOIN_KEYRING] = { "JOIN_KEYRING", op_join_keyring, "s" },
+  [OP_LOOPBACK_UP] = { "LOOPBACK_UP", op_loopback_up, "" },
 };
 
 /* One op of the plan, located inside the PLAN payload. */

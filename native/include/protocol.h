@@ -96,7 +96,8 @@ enum stasis_op {
   OP_BIND_DEVICE = 40,
   OP_MKDIR = 41,
   OP_JOIN_KEYRING = 42,
-  OP_MAX = 43,
+  OP_LOOPBACK_UP = 43,
+  OP_MAX = 44,
 };
 
 #endif

@@ -61,6 +61,7 @@ export const Op = {
   BIND_DEVICE: 40,
   MKDIR: 41,
   JOIN_KEYRING: 42,
+  LOOPBACK_UP: 43,
 } as const;
 export type OpName = keyof typeof Op;
 

@@ -17,7 +17,7 @@
  *    SYNC "setup"             — the runtime writes uid/gid maps and cgroup.procs meanwhile
  *    SETID(0,0)               — with a user namespace (created, or joined by path): become its root
  *    UNSHARE(NEWCGROUP)       — the cgroup namespace is rooted at the cgroup the child is in now
- *    JOIN_KEYRING (unless --no-new-keyring), SETSID
+ *    LOOPBACK_UP (new network namespace), JOIN_KEYRING (unless --no-new-keyring), SETSID
  *    PROPAGATION /            — rslave (or rootfsPropagation) so that nothing leaks back to the host
  *    [PROPAGATION parent]     — shared propagation only: pivot_root refuses a shared parent mount
  *    MOUNT rootfs on itself, SET_ROOTFS — pivot_root needs a mount point; the fd is the new root
@@ -231,6 +231,7 @@ export function buildInitPlan(o: InitPlanOptions): InitPlan {
   if (createsNamespace(nss, 'cgroup')) {
     steps.push({ op: 'UNSHARE', args: [u64(NAMESPACES.cgroup.flag)], what: 'create cgroup namespace' });
   }
+  if (createsNamespace(nss, 'network')) steps.push({ op: 'LOOPBACK_UP', args: [], what: 'bring up the loopback interface' });
   if (o.newKeyring !== false) {
     // Named like runc's so tools that look for a container's keyring find it.
     steps.push({ op: 'JOIN_KEYRING', args: [str(`_ses.${o.id ?? 'stasis'}`)], what: 'join a new session keyring' });

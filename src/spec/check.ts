@@ -37,6 +37,9 @@ export class Checker {
   /** A string. */
   str(v: unknown, field: string): string {
     if (typeof v !== 'string') this.fail(field, 'must be a string');
+    // Every string ends up as a C string (path, argv, env, name): a NUL would cut it short, or fail deep in
+    // the helper protocol with a message that no longer names the field.
+    if (v.includes('\0')) this.fail(field, 'must not contain a NUL byte');
     return v;
   }
 

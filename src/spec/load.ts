@@ -25,7 +25,15 @@ export function parseJson(text: string, source: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    const loc = locateJsonError(text);
+    // JSON.parse gives up on very deep nesting with a RangeError; the locator, which recurses, would then
+    // overflow the stack as well, so it is not asked.
+    if (err instanceof RangeError) throw new SpecError(source, '', 'invalid JSON: nested too deeply');
+    let loc: ReturnType<typeof locateJsonError>;
+    try {
+      loc = locateJsonError(text);
+    } catch {
+      loc = undefined; // the locator's own recursion limit: fall back to JSON.parse's message
+    }
     if (loc) throw new SpecError(source, '', `invalid JSON at line ${loc.line} column ${loc.column}: ${loc.reason}`);
     throw new SpecError(source, '', `invalid JSON: ${(err as Error).message}`);
   }

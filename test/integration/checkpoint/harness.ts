@@ -37,11 +37,12 @@ export class World {
   private ids = new Set<string>();
   private runs = 0;
 
-  constructor(script = COUNTER_SCRIPT) {
+  /** `edit` may change the spec before it is saved (capabilities, …). */
+  constructor(script = COUNTER_SCRIPT, edit?: (spec: Record<string, any>) => void) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stasis-ckpt-it-'));
     this.root = path.join(this.dir, 'state');
     this.bundle = path.join(this.dir, 'bundle');
-    makeBundle(this.bundle, ['/bin/sh', '-c', script]);
+    makeBundle(this.bundle, ['/bin/sh', '-c', script], edit);
   }
 
   /** A unique container id, remembered for cleanup. */
@@ -106,12 +107,13 @@ export class World {
 }
 
 /** Builds a busybox bundle with a writable rootfs and the given process. */
-export function makeBundle(dir: string, args: string[]): void {
+export function makeBundle(dir: string, args: string[], edit?: (spec: Record<string, any>) => void): void {
   const r = spawnSync('bash', [path.join(REPO, 'scripts', 'make-bundle.sh'), dir, ...args], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`make-bundle.sh failed: ${r.stderr}`);
   const file = path.join(dir, 'config.json');
   const spec = JSON.parse(fs.readFileSync(file, 'utf8'));
   spec.root.readonly = false;
+  edit?.(spec);
   fs.writeFileSync(file, JSON.stringify(spec, null, 2));
 }
 

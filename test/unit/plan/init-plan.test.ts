@@ -11,6 +11,8 @@ test('golden: the whole plan of a typical container, in order', () => {
     'OPEN_FIFO open start fifo /run/stasis/c1/exec.fifo',
     'CLONE create the container process',
     'SYNC wait for the runtime to set up ids and cgroups',
+    'LOOPBACK_UP bring up the loopback interface',
+    'JOIN_KEYRING join a new session keyring',
     'SETSID start a new session',
     'PROPAGATION make / rslave',
     'MOUNT bind the root filesystem /var/lib/b/rootfs onto itself',
@@ -95,7 +97,7 @@ test('a user-namespace spec binds devices instead of mknod, becomes root, and se
     ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/fuse']);
   assert.equal(s[0], 'SETRLIMIT');
   assert.equal(s.filter((x) => x === 'SETRLIMIT').length, 1);
-  assert.deepEqual(s.slice(s.indexOf('SYNC'), s.indexOf('SYNC') + 3), ['SYNC', 'SETID', 'SETSID']);
+  assert.deepEqual(s.slice(s.indexOf('SYNC'), s.indexOf('SYNC') + 5), ['SYNC', 'SETID', 'LOOPBACK_UP', 'JOIN_KEYRING', 'SETSID']);
   const clone = plan.steps.find((x) => x.op === 'CLONE')!;
   assert.equal((clone.args[0].v as bigint) & 0x10000000n, 0x10000000n);
   assert.equal(plan.steps.find((x) => x.op === 'SETUSER')!.args[3].v, 0, 'rootless: setgroups denied');
@@ -134,7 +136,7 @@ test('cgroup and time namespaces are unshared outside CLONE, with offsets writte
   const clone = plan.steps.find((x) => x.op === 'CLONE')!;
   assert.equal((clone.args[0].v as bigint) & (0x02000000n | 0x80n), 0n);
   const s = ops(plan.steps);
-  assert.deepEqual(s.slice(s.indexOf('SYNC'), s.indexOf('SYNC') + 3), ['SYNC', 'UNSHARE', 'SETSID']);
+  assert.deepEqual(s.slice(s.indexOf('SYNC'), s.indexOf('SYNC') + 5), ['SYNC', 'UNSHARE', 'LOOPBACK_UP', 'JOIN_KEYRING', 'SETSID']);
   assert.equal(plan.steps[s.indexOf('SYNC') + 1].args[0].v, 0x02000000n);
 });
 
@@ -230,4 +232,12 @@ test('a new session keyring is joined unless --no-new-keyring', () => {
   const withKeyring = buildInitPlan({ ...initOptions(spec), id: 'c9' }).steps.find((x) => x.op === 'JOIN_KEYRING');
   assert.equal(withKeyring?.args[0].v, '_ses.c9');
   assert.ok(!buildInitPlan({ ...initOptions(spec), newKeyring: false }).steps.some((x) => x.op === 'JOIN_KEYRING'));
+});
+
+test('a new network namespace gets its loopback brought up; a joined one is left alone', () => {
+  const spec = typicalSpec();
+  spec.linux!.namespaces = [{ type: 'mount' }, { type: 'network' }];
+  assert.ok(buildInitPlan(initOptions(spec)).steps.some((x) => x.op === 'LOOPBACK_UP'));
+  spec.linux!.namespaces = [{ type: 'mount' }, { type: 'network', path: '/var/run/netns/x' }];
+  assert.ok(!buildInitPlan(initOptions(spec)).steps.some((x) => x.op === 'LOOPBACK_UP'));
 });
