@@ -36,13 +36,25 @@ function validateUser(c: Checker, v: unknown, field: string): void {
 
 function validateCapabilities(c: Checker, v: unknown, field: string): void {
   const caps = c.obj(v, field);
+  const sets: Partial<Record<(typeof CAP_SETS)[number], string[]>> = {};
   for (const set of CAP_SETS) {
     const list = opt(caps, set);
     if (list === undefined) continue;
-    c.strs(list, `${field}.${set}`).forEach((name, i) => {
+    sets[set] = c.strs(list, `${field}.${set}`);
+    sets[set]!.forEach((name, i) => {
       if (!isCapability(name)) c.fail(`${field}.${set}[${i}]`, `unknown capability ${JSON.stringify(name)}`);
     });
   }
+  // The kernel refuses these combinations at capset / PR_CAP_AMBIENT time, which happens after `create` or
+  // `exec` has returned, where the error can only reach the process's stderr. Refusing them here names the field.
+  const permitted = new Set(sets.permitted ?? []);
+  const inheritable = new Set(sets.inheritable ?? []);
+  (sets.effective ?? []).forEach((name, i) => {
+    if (!permitted.has(name)) c.fail(`${field}.effective[${i}]`, `${name} must also be in permitted`);
+  });
+  (sets.ambient ?? []).forEach((name, i) => {
+    if (!permitted.has(name) || !inheritable.has(name)) c.fail(`${field}.ambient[${i}]`, `${name} must also be in permitted and inheritable`);
+  });
 }
 
 function validateRlimits(c: Checker, v: unknown, field: string): void {
