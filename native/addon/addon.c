@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,6 +304,18 @@ static napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
   return make_int(env, (int32_t)fd);
 }
 
+/* setWinsize(fd, rows, cols): TIOCSWINSZ on a pty master, so the container's terminal follows the user's. */
+static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t fd, rows, cols;
+  get_args(env, info, 3, argv);
+  if (!get_int(env, argv[0], "fd", &fd) || !get_int(env, argv[1], "rows", &rows) || !get_int(env, argv[2], "cols", &cols))
+    return NULL;
+  struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+  if (ioctl(fd, TIOCSWINSZ, &ws) < 0) return throw_errno(env, "ioctl", errno);
+  return NULL;
+}
+
 /* mkfifo(path, mode): Node has no mkfifo; the start gate (exec.fifo) is one. */
 static napi_value js_mkfifo(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -358,6 +371,136 @@ static napi_value js_wait_pid(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ---- cgroup v2 device control: an eBPF program attached to the cgroup directory ---- */
+
+#include <linux/bpf.h>
+
+/* Attached programs we replace at most; a container's cgroup normally has exactly one (ours). */
+#define MAX_OLD_PROGS 64
+
+static long sys_bpf(int cmd, union bpf_attr *attr) {
+  return syscall(SYS_bpf, cmd, attr, sizeof *attr);
+}
+
+/*
+ * Like throw_errno, plus the verifier's last lines as `verifierLog`: without them a refused program says only
+ * "permission denied".
+ */
+static napi_value throw_bpf_load(napi_env env, int err, const char *log) {
+  throw_errno(env, "bpf(BPF_PROG_LOAD)", err);
+  napi_value error, text;
+  if (napi_get_and_clear_last_exception(env, &error) != napi_ok) return NULL;
+  size_t len = strlen(log);
+  const char *tail = len > 1024 ? log + len - 1024 : log;
+  napi_create_string_utf8(env, tail, NAPI_AUTO_LENGTH, &text);
+  napi_set_named_property(env, error, "verifierLog", text);
+  napi_throw(env, error);
+  return NULL;
+}
+
+/*
+ * replaceCgroupDeviceProgram(cgroupDir, insns) -> number of programs detached.
+ * Loads `insns` (struct bpf_insn[], built by TypeScript) as a BPF_PROG_TYPE_CGROUP_DEVICE program, attaches it
+ * to the cgroup with BPF_F_ALLOW_MULTI, then detaches the programs that were attached there before. While both
+ * are attached the kernel requires every program to allow an access, so the switch never widens access.
+ */
+static napi_value js_replace_cgroup_device_program(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char path[4096];
+  size_t plen;
+  void *insns;
+  size_t insns_len;
+  bool is_buffer = false;
+  get_args(env, info, 2, argv);
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok)
+    return throw_type(env, "cgroupDir must be a string");
+  if (plen >= sizeof path - 1) return throw_errno(env, "open", ENAMETOOLONG);
+  if (napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer)
+    return throw_type(env, "insns must be a Buffer");
+  napi_get_buffer_info(env, argv[1], &insns, &insns_len);
+  if (insns_len == 0 || insns_len % sizeof(struct bpf_insn) != 0)
+    return throw_type(env, "insns must hold whole 8-byte instructions");
+
+  int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return throw_errno(env, "open", errno);
+
+  /* The programs attached right now, as fds, taken before ours is attached so ours is never among them. */
+  __u32 ids[MAX_OLD_PROGS];
+  int old[MAX_OLD_PROGS];
+  __u32 n_old = 0;
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.query.target_fd = (__u32)dir;
+  attr.query.attach_type = BPF_CGROUP_DEVICE;
+  attr.query.prog_ids = (__u64)(unsigned long)ids;
+  attr.query.prog_cnt = MAX_OLD_PROGS;
+  if (sys_bpf(BPF_PROG_QUERY, &attr) < 0) {
+    int err = errno;
+    close(dir);
+    return throw_errno(env, "bpf(BPF_PROG_QUERY)", err);
+  }
+  for (__u32 i = 0; i < attr.query.prog_cnt && i < MAX_OLD_PROGS; i++) {
+    union bpf_attr get;
+    memset(&get, 0, sizeof get);
+    get.prog_id = ids[i];
+    long fd = sys_bpf(BPF_PROG_GET_FD_BY_ID, &get);
+    if (fd >= 0) old[n_old++] = (int)fd; /* ENOENT: detached meanwhile */
+  }
+
+  static char log[65536];
+  log[0] = '\0';
+  union bpf_attr load;
+  memset(&load, 0, sizeof load);
+  load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+  load.insns = (__u64)(unsigned long)insns;
+  load.insn_cnt = (__u32)(insns_len / sizeof(struct bpf_insn));
+  load.license = (__u64)(unsigned long)"Apache-2.0";
+  load.log_buf = (__u64)(unsigned long)log;
+  load.log_size = sizeof log;
+  load.log_level = 1;
+  long prog = sys_bpf(BPF_PROG_LOAD, &load);
+  if (prog < 0 && errno == ENOSPC) {
+    /* Log buffer too small for a huge program: load again without a log rather than fail. */
+    load.log_buf = 0, load.log_size = 0, load.log_level = 0;
+    prog = sys_bpf(BPF_PROG_LOAD, &load);
+  }
+  int err = errno;
+  napi_value result = NULL;
+  if (prog < 0) {
+    result = throw_bpf_load(env, err, log);
+    goto out;
+  }
+  union bpf_attr att;
+  memset(&att, 0, sizeof att);
+  att.target_fd = (__u32)dir;
+  att.attach_bpf_fd = (__u32)prog;
+  att.attach_type = BPF_CGROUP_DEVICE;
+  att.attach_flags = BPF_F_ALLOW_MULTI;
+  if (sys_bpf(BPF_PROG_ATTACH, &att) < 0) {
+    result = throw_errno(env, "bpf(BPF_PROG_ATTACH)", errno);
+    goto out;
+  }
+  int32_t detached = 0;
+  for (__u32 i = 0; i < n_old; i++) {
+    union bpf_attr det;
+    memset(&det, 0, sizeof det);
+    det.target_fd = (__u32)dir;
+    det.attach_bpf_fd = (__u32)old[i];
+    det.attach_type = BPF_CGROUP_DEVICE;
+    if (sys_bpf(BPF_PROG_DETACH, &det) == 0) detached++;
+    else if (errno != ENOENT) {
+      result = throw_errno(env, "bpf(BPF_PROG_DETACH)", errno);
+      goto out;
+    }
+  }
+  result = make_int(env, detached);
+out:
+  if (prog >= 0) close((int)prog);
+  for (__u32 i = 0; i < n_old; i++) close(old[i]);
+  close(dir);
+  return result;
+}
+
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
@@ -373,7 +516,9 @@ NAPI_MODULE_INIT() {
   export_fn(env, exports, "pidfdOpen", js_pidfd_open);
   export_fn(env, exports, "clearCloexec", js_clear_cloexec);
   export_fn(env, exports, "mkfifo", js_mkfifo);
+  export_fn(env, exports, "setWinsize", js_set_winsize);
   export_fn(env, exports, "waitPid", js_wait_pid);
+  export_fn(env, exports, "replaceCgroupDeviceProgram", js_replace_cgroup_device_program);
   /* The flock operation bits, so TypeScript does not hard-code them. */
   napi_set_named_property(env, exports, "LOCK_SH", make_int(env, LOCK_SH));
   napi_set_named_property(env, exports, "LOCK_EX", make_int(env, LOCK_EX));

@@ -84,6 +84,22 @@ op_connect_console (struct ctx *c, struct args *a, struct herr *err)
   return 0;
 }
 
+/* USE_CONSOLE_FD: the console socket arrives as an inherited fd (one end of a socketpair stasis holds the
+ * other end of); it must not reach the container, hence close-on-exec. */
+int
+op_use_console_fd (struct ctx *c, struct args *a, struct herr *err)
+{
+  uint32_t fd;
+  if (args_u32 (a, &fd, err) < 0)
+    return -1;
+  if (fd < 3 || fd > INT32_MAX || fcntl ((int) fd, F_SETFD, FD_CLOEXEC) < 0)
+    return herr_set (err, fd < 3 ? EINVAL : errno, "console socket fd %u: %s", fd, strerror (fd < 3 ? EINVAL : errno));
+  if (c->console_sock >= 0 && c->console_sock != (int) fd)
+    close (c->console_sock);
+  c->console_sock = (int) fd;
+  return 0;
+}
+
 /* Sends fd with the pty name as the data byte(s): a receiver that logs the message sees which pty. */
 static int
 send_fd (int sock, int fd, const char *name, struct herr *err)

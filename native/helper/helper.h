@@ -86,6 +86,7 @@ int op_wait_start (struct ctx *c, struct args *a, struct herr *err);
 int op_run_hook (struct ctx *c, struct args *a, struct herr *err);
 /* console.c */
 int op_connect_console (struct ctx *c, struct args *a, struct herr *err);
+int op_use_console_fd (struct ctx *c, struct args *a, struct herr *err);
 int op_console (struct ctx *c, struct args *a, struct herr *err);
 /* mount.c */
 int op_set_rootfs (struct ctx *c, struct args *a, struct herr *err);

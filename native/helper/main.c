@@ -62,6 +62,7 @@ static const struct op_def op_table[OP_MAX] = {
   [OP_MKDIR] = { "MKDIR", op_mkdir, "usu" },
   [OP_JOIN_KEYRING] = { "JOIN_KEYRING", op_join_keyring, "s" },
   [OP_LOOPBACK_UP] = { "LOOPBACK_UP", op_loopback_up, "" },
+  [OP_USE_CONSOLE_FD] = { "USE_CONSOLE_FD", op_use_console_fd, "u" },
 };
 
 /* One op of the plan, located inside the PLAN payload. */

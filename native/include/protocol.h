@@ -97,7 +97,8 @@ enum stasis_op {
   OP_MKDIR = 41,
   OP_JOIN_KEYRING = 42,
   OP_LOOPBACK_UP = 43,
-  OP_MAX = 44,
+  OP_USE_CONSOLE_FD = 44,
+  OP_MAX = 45,
 };
 
 #endif

@@ -31,6 +31,8 @@ export interface CgroupManagerOptions {
   freezeTimeoutMs?: number;
   /** How long destroy() retries rmdir while tasks drain; default 2000 ms. */
   removeTimeoutMs?: number;
+  /** v2 only: attaches a compiled device program (test seam); defaults to the native addon's bpf(2) call. */
+  deviceProgramLoader?: (cgroupDir: string, insns: Buffer) => number;
 }
 
 /** A container's cgroup, whichever version backs it. All methods are idempotent where the kernel allows. */
@@ -43,7 +45,11 @@ export interface CgroupManager {
   addProcess(pid: number): Promise<void>;
   /** Write all of `linux.resources`, including device rules. */
   apply(resources: LinuxResources): Promise<ApplyResult>;
-  /** Change limits of a running container (same writes as apply, device rules left untouched). */
+  /**
+   * Change limits of a running container (same writes as apply). v1 leaves device rules untouched (rewriting
+   * them starts with "deny a" and would cut the container off for a moment); v2 replaces the device program
+   * when `resources.devices` is given (the full list, defaults included), which never widens access midway.
+   */
   update(resources: LinuxResources): Promise<ApplyResult>;
   /** Freeze every task and wait until the kernel reports the cgroup frozen. */
   freeze(): Promise<void>;

@@ -27,6 +27,12 @@ export interface V1Current {
   memswLimit?: number;
 }
 
+/** Current kernel values a v2 plan needs. */
+export interface V2Current {
+  /** The quota half of cpu.max now ("max" or microseconds): a period-only change must keep it. */
+  cpuQuota?: string;
+}
+
 /** Options shared by both translators. */
 export interface WriteOptions {
   /** Leave device rules alone (`update`: rewriting "deny a" would briefly cut off a running container). */

@@ -1,7 +1,7 @@
 /** OCI resources → cgroup v2 writes (pure). One directory; file prefixes name the controller. */
 import { CgroupError } from './errors';
 import {
-  CgroupWrite, WriteOptions, WritePlan, blkioWeightToIoWeight, checkInt, checkPageSize, deviceId, memorySwapToV2,
+  CgroupWrite, V2Current, WriteOptions, WritePlan, blkioWeightToIoWeight, checkInt, checkPageSize, deviceId, memorySwapToV2,
   sharesToWeight,
 } from './resources-common';
 import { LinuxBlockIO, LinuxCpu, LinuxMemory, LinuxResources } from './types';
@@ -25,7 +25,7 @@ function memoryWrites(m: LinuxMemory, out: CgroupWrite[], warnings: string[]): v
   if (m.disableOOMKiller) warnings.push('memory.disableOOMKiller is not supported on cgroup v2, ignored');
 }
 
-function cpuWrites(c: LinuxCpu, out: CgroupWrite[]): void {
+function cpuWrites(c: LinuxCpu, current: V2Current, out: CgroupWrite[]): void {
   checkInt('cpu.shares', c.shares, 0, 262144);
   checkInt('cpu.quota', c.quota, -1);
   checkInt('cpu.period', c.period, 0);
@@ -35,9 +35,10 @@ function cpuWrites(c: LinuxCpu, out: CgroupWrite[]): void {
     throw new CgroupError('cpu.realtimeRuntime and cpu.realtimePeriod are not supported on cgroup v2');
   }
   if (c.shares) out.push({ controller: 'cpu', file: 'cpu.weight', value: String(sharesToWeight(c.shares)), what: 'set cpu weight' });
-  // cpu.max is "$QUOTA $PERIOD" with the period optional; a period alone keeps no quota ("max").
+  // cpu.max is "$QUOTA $PERIOD"; the kernel keeps the period when only a quota is written, but a quota must
+  // always be written, so a period-only change repeats the quota in force (runc resets it to "max").
   if (c.quota || c.period) {
-    const quota = c.quota ? maxOr(c.quota) : 'max';
+    const quota = c.quota ? maxOr(c.quota) : (current.cpuQuota ?? 'max');
     out.push({ controller: 'cpu', file: 'cpu.max', value: c.period ? `${quota} ${c.period}` : quota, what: 'set cpu quota' });
   }
   if (c.burst !== undefined) out.push({ controller: 'cpu', file: 'cpu.max.burst', value: String(c.burst), what: 'set cpu burst' });
@@ -96,14 +97,12 @@ function unifiedWrites(unified: Record<string, string>, out: CgroupWrite[]): voi
 }
 
 /** See resources.ts `v2Writes`. */
-export function v2WritesImpl(r: LinuxResources, options: WriteOptions): WritePlan {
+export function v2WritesImpl(r: LinuxResources, _options: WriteOptions, current: V2Current): WritePlan {
   const writes: CgroupWrite[] = [];
   const warnings: string[] = [];
-  if (r.devices && r.devices.length > 0 && !options.skipDevices) {
-    warnings.push('devices: cgroup v2 device rules need an eBPF program, not implemented; device access is NOT restricted');
-  }
+  // Device rules are no file on v2: the driver compiles them to an eBPF program (v2/device-program.ts).
   if (r.memory) memoryWrites(r.memory, writes, warnings);
-  if (r.cpu) cpuWrites(r.cpu, writes);
+  if (r.cpu) cpuWrites(r.cpu, current, writes);
   if (r.pids) {
     checkInt('pids.limit', r.pids.limit);
     writes.push({ controller: 'pids', file: 'pids.max', value: r.pids.limit > 0 ? String(r.pids.limit) : 'max', what: 'set pids limit' });

@@ -21,7 +21,7 @@ export interface RunOptions extends Pick<SwrkOptions, 'criuPath' | 'stdio' | 'en
   opts?: Partial<CriuOpts>;
   /** fds given to CRIU at FIRST_CALLER_FD, FIRST_CALLER_FD + 1, … (namespaces, pipes for inherit_fd). */
   extraFds?: readonly number[];
-  /** Called for every notification (after status-ready is handled). */
+  /** Called for every notification (before status-ready is reported on the plan's status fd). */
   onNotify?: (event: CriuNotifyEvent) => void | Promise<void>;
   /** Skip the FEATURE_CHECK request (when the caller already checked). */
   skipFeatureCheck?: boolean;
@@ -51,9 +51,14 @@ export async function runPlan(plan: CriuPlan, run: RunOptions = {}): Promise<Run
     dirFds.push(openDir(plan.workDir, true));
     const opts: CriuOpts = { ...plan.opts, ...run.opts, imagesDirFd: dirFds[0], workDirFd: dirFds[1] };
     const onNotify = async (event: CriuNotifyEvent): Promise<void> => {
-      if (event.script === 'status-ready' && plan.statusFd !== undefined) fs.writeSync(plan.statusFd, Buffer.from([0]));
       if (run.onNotify) await run.onNotify(event);
       else for (const fd of event.fds) fs.closeSync(fd);
+      // After the caller's hook: whoever waits on the status fd may start the restore at once, so what the
+      // hook writes (descriptors, stasis's note) must already be there.
+      if (event.script === 'status-ready' && plan.statusFd !== undefined) {
+        fs.writeSync(plan.statusFd, Buffer.from([0]));
+        fs.closeSync(plan.statusFd);
+      }
     };
     const resp = await criuRequest(
       { type: plan.type, opts },

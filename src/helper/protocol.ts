@@ -62,6 +62,7 @@ export const Op = {
   MKDIR: 41,
   JOIN_KEYRING: 42,
   LOOPBACK_UP: 43,
+  USE_CONSOLE_FD: 44,
 } as const;
 export type OpName = keyof typeof Op;
 

@@ -33,8 +33,16 @@ export interface StasisNative {
    * null while it still runs. code is the exit status, signal the terminating signal (the other is null).
    */
   waitPid(pid: number, noHang?: boolean): { pid: number; code: number | null; signal: number | null } | null;
+  /** TIOCSWINSZ: sets a terminal's size (rows, columns). */
+  setWinsize(fd: number, rows: number, cols: number): void;
   /** mkfifo(3) with exactly `mode` (the umask is undone). */
   mkfifo(path: string, mode: number): void;
+  /**
+   * cgroup v2 device control: loads `insns` (struct bpf_insn[]) as a BPF_PROG_TYPE_CGROUP_DEVICE program,
+   * attaches it to the cgroup directory with BPF_F_ALLOW_MULTI and detaches the programs attached there before.
+   * Returns how many were detached. A refused program's error carries the verifier's output as `verifierLog`.
+   */
+  replaceCgroupDeviceProgram(cgroupDir: string, insns: Buffer): number;
   /** flock operation bits, as the C library defines them. */
   readonly LOCK_SH: number;
   readonly LOCK_EX: number;
@@ -53,6 +61,7 @@ export const NATIVE_FUNCTIONS = [
   'clearCloexec',
   'waitPid',
   'mkfifo',
+  'setWinsize',
 ] as const;
 
 /** Names every StasisNative numeric constant. */

@@ -15,7 +15,7 @@ import type { Process, Spec } from '../spec/types';
 import { PlanError } from './errors';
 import { NAMESPACES, hasNamespace, joinOrder, setnsStep } from './namespaces';
 import {
-  connectConsoleStep, consoleStep, cwdAndLookupSteps, execStep, fdSteps, oomScoreStep, privilegeDropSteps, umaskStep,
+  consoleSocketStep, consoleStep, cwdAndLookupSteps, execStep, fdSteps, oomScoreStep, privilegeDropSteps, umaskStep,
 } from './process-steps';
 import { rlimitSteps } from './rlimits';
 
@@ -28,6 +28,8 @@ export interface ExecPlanOptions {
   /** host pid of the container's init */
   pid: number;
   consoleSocket?: string;
+  /** helper fd of a socket to send the pty master on, when stasis proxies the terminal itself */
+  consoleFd?: number;
   /** true: the helper parent exits once the pid is known; false: it waits and reports the exit */
   detach: boolean;
   preserveFds: number;
@@ -43,7 +45,9 @@ export interface ExecPlan {
 /** Builds the exec plan. */
 export function buildExecPlan(o: ExecPlanOptions): ExecPlan {
   const p = o.process;
-  if (p.terminal && !o.consoleSocket) throw new PlanError('process.terminal', 'a terminal needs a console socket');
+  if (p.terminal && !o.consoleSocket && o.consoleFd === undefined) {
+    throw new PlanError('process.terminal', 'a terminal needs a console socket (--console-socket), or run it in the foreground');
+  }
   const nss = o.spec.linux?.namespaces ?? [];
   const usesUserns = hasNamespace(nss, 'user');
   const steps: Step[] = [];
@@ -51,7 +55,7 @@ export function buildExecPlan(o: ExecPlanOptions): ExecPlan {
   if (usesUserns) steps.push(...rlimitSteps(p.rlimits));
   // The console socket is a host path: connect before joining the container's mount namespace, where
   // the path does not exist (the connected socket fd stays valid across setns).
-  if (p.terminal) steps.push(connectConsoleStep(o.consoleSocket!));
+  if (p.terminal) steps.push(consoleSocketStep(o));
   const kinds = joinOrder([...new Set(nss.map((n) => n.type))].map((type) => ({ type })));
   for (const { type } of kinds) steps.push(setnsStep(type, `/proc/${o.pid}/ns/${NAMESPACES[type].proc}`));
   steps.push({

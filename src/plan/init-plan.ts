@@ -42,7 +42,7 @@ import { allMountSteps, type CgroupMount } from './mounts';
 import { MS, propagationFlags, propagationName } from './mount-options';
 import { NAMESPACES, createsNamespace, hasNamespace, joinOrder, newNamespaceFlags, setnsStep } from './namespaces';
 import {
-  connectConsoleStep, consoleStep, cwdAndLookupSteps, execStep, fdSteps, oomScoreStep, privilegeDropSteps, umaskStep,
+  consoleSocketStep, consoleStep, cwdAndLookupSteps, execStep, fdSteps, oomScoreStep, privilegeDropSteps, umaskStep,
 } from './process-steps';
 import { rlimitSteps } from './rlimits';
 
@@ -66,6 +66,8 @@ export interface InitPlanOptions {
   bundle?: string;
   /** rootless: setgroups(2) is denied in the container's user namespace */
   rootless?: boolean;
+  /** helper fd of a socket to send the pty master on, when stasis proxies the terminal itself */
+  consoleFd?: number;
   /** container id (names the session keyring) */
   id?: string;
   /** false with --no-new-keyring: keep the caller's session keyring */
@@ -120,7 +122,7 @@ function hostSide(o: InitPlanOptions, usesUserns: boolean): Step[] {
   if (usesUserns) steps.push(...rlimitSteps(p.rlimits));
   // Host paths (console socket, start fifo) are opened before joining namespaces: a joined mount
   // namespace may not have them.
-  if (p.terminal) steps.push(connectConsoleStep(o.consoleSocket!));
+  if (p.terminal) steps.push(consoleSocketStep(o));
   steps.push({ op: 'OPEN_FIFO', args: [str(o.fifoPath)], what: `open start fifo ${o.fifoPath}` });
   for (const ns of joinOrder(nss.filter((n) => n.path !== undefined))) steps.push(setnsStep(ns.type, ns.path!));
   if (createsNamespace(nss, 'time')) {
@@ -214,7 +216,9 @@ export function buildInitPlan(o: InitPlanOptions): InitPlan {
   if (!hasNamespace(nss, 'mount')) {
     throw new PlanError('linux.namespaces', 'a mount namespace (new or joined by path) is required: stasis mounts the rootfs inside it');
   }
-  if (p.terminal && !o.consoleSocket) throw new PlanError('process.terminal', 'a terminal needs a console socket');
+  if (p.terminal && !o.consoleSocket && o.consoleFd === undefined) {
+    throw new PlanError('process.terminal', 'a terminal needs a console socket (--console-socket), or run it in the foreground');
+  }
   const host = o.host ?? realHost;
   const userns = createsNamespace(nss, 'user');
   const usesUserns = hasNamespace(nss, 'user');

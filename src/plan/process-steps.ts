@@ -22,6 +22,16 @@ export function connectConsoleStep(socketPath: string): Step {
   return { op: 'CONNECT_CONSOLE', args: [str(socketPath)], what: `connect to console socket ${socketPath}` };
 }
 
+/** USE_CONSOLE_FD: the console socket is an inherited fd (stasis proxies the terminal itself). */
+export function useConsoleFdStep(fd: number): Step {
+  return { op: 'USE_CONSOLE_FD', args: [u32(fd)], what: 'take the terminal socket from stasis' };
+}
+
+/** The console socket step: a path to connect to, or an fd stasis handed over. */
+export function consoleSocketStep(o: { consoleSocket?: string; consoleFd?: number }): Step {
+  return o.consoleFd !== undefined ? useConsoleFdStep(o.consoleFd) : connectConsoleStep(o.consoleSocket!);
+}
+
 /** CONSOLE: create the pty, send its master to the console socket, make the slave the process's stdio. */
 export function consoleStep(p: Process): Step {
   const rows = p.consoleSize?.height ?? 0;

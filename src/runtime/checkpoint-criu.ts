@@ -70,12 +70,15 @@ export const realLazyPagesHost: LazyPagesHost = {
   },
 };
 
-/** Why lazy pages cannot work here (pure given the host), or undefined. */
+/**
+ * Why lazy pages cannot work here (pure given the host), or undefined. stasis never raises the sysctl
+ * itself: it is a host-wide setting, the administrator's to change.
+ */
 export function lazyPagesObstacle(host: LazyPagesHost): string | undefined {
   if (host.hasCapSysResource() || host.pipeMaxSize() >= LAZY_PIPE_BYTES) return undefined;
   return (
-    `lazy-pages: criu needs ${LAZY_PIPE_BYTES / 1048576} MiB pipes but fs.pipe-max-size is ` +
-    `${host.pipeMaxSize()} and stasis lacks CAP_SYS_RESOURCE (raise fs.pipe-max-size to ${LAZY_PIPE_BYTES})`
+    `lazy-pages: fs.pipe-max-size is ${host.pipeMaxSize()} but criu's lazy page transfer needs ${LAZY_PIPE_BYTES} ` +
+    `(sysctl fs.pipe-max-size=${LAZY_PIPE_BYTES})`
   );
 }
 

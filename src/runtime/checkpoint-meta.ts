@@ -29,6 +29,11 @@ export interface CheckpointMeta {
   externalMounts: DumpExternal[];
   /** The container had a terminal (restore then needs --console-socket). */
   terminal: boolean;
+  /**
+   * Set for a lazy-pages dump: the memory is not in the images but served by the dumping CRIU at
+   * `pageServer` (ADDR:PORT as given to checkpoint) until a restore has pulled every page.
+   */
+  lazyPages?: { pageServer: string };
 }
 
 /** Writes the note. */

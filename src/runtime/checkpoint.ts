@@ -22,7 +22,7 @@ import { destroy } from './delete';
 import { RuntimeError, errnoText } from './errors';
 import { dumpExternalMounts, parseMountinfo } from './checkpoint-mounts';
 import { descriptorLinks, hostFileStdio, readStdio, writeDescriptors } from './descriptors';
-import { writeCheckpointMeta } from './checkpoint-meta';
+import { writeCheckpointMeta, type CheckpointMeta } from './checkpoint-meta';
 import { criuUserError, lazyPagesObstacle, realLazyPagesHost, requireFeatures, resolveCriu } from './checkpoint-criu';
 import { checkpointTimings, formatCheckpointStats, saveStats, type CheckpointTimings } from './checkpoint-stats';
 import { resolveInRoot } from './checkpoint-rootfs';
@@ -56,6 +56,20 @@ async function refuseUnsupported(criuPath: string, opts: CheckpointOptions): Pro
   if (opts.statusFd !== undefined && !opts.lazyPages) {
     throw new RuntimeError('usage', '--status-fd: only used with --lazy-pages (criu reports "ready" only for lazy migration)');
   }
+  if (opts.statusFd !== undefined) requireWritableFd(opts.statusFd);
+}
+
+/** --status-fd must be an open fd we can write the "ready" byte to (checked before the container is frozen). */
+function requireWritableFd(fd: number): void {
+  let flags: string;
+  try {
+    flags = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+  } catch {
+    throw new RuntimeError('usage', `--status-fd: fd ${fd} is not open`);
+  }
+  const m = /^flags:\s*([0-7]+)/m.exec(flags);
+  // O_ACCMODE is 3; O_RDONLY is 0.
+  if (m && (parseInt(m[1], 8) & 3) === 0) throw new RuntimeError('usage', `--status-fd: fd ${fd} is open read-only`);
 }
 
 /** Checkpoints container `opts.id`. */
@@ -101,6 +115,21 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       await cg.freeze();
       preFreeze = now() - f0;
     }
+    const meta: CheckpointMeta = {
+      version: 1,
+      id: record.id,
+      at: new Date().toISOString(),
+      status: c.status === 'paused' ? 'paused' : 'running',
+      externalStdio,
+      externalMounts: extMnt,
+      terminal: !!record.spec.process?.terminal,
+      ...(opts.lazyPages ? { lazyPages: { pageServer: opts.pageServer ?? '' } } : {}),
+    };
+    /** What restore reads besides CRIU's images; with lazy pages, needed while this dump still serves pages. */
+    const writeNotes = (): void => {
+      writeDescriptors(plan.imagesDir, descriptorLinks(stdio));
+      writeCheckpointMeta(plan.imagesDir, meta);
+    };
     const c0 = now();
     let result;
     try {
@@ -116,6 +145,11 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
           ...(freezer ? { freezeCgroup: freezer } : {}),
           ...(record.spec.process?.terminal ? { orphanPtsMaster: true } : {}),
         },
+        // status-ready: the images are written and CRIU now serves the memory pages; a restore may start.
+        onNotify: (event) => {
+          for (const fd of event.fds) fs.closeSync(fd);
+          if (event.script === 'status-ready') writeNotes();
+        },
       });
     } catch (err) {
       // CRIU put the freezer back the way it found it: frozen by us. The container must go on running.
@@ -124,16 +158,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     }
     const criuMs = now() - c0;
 
-    writeDescriptors(plan.imagesDir, descriptorLinks(stdio));
-    writeCheckpointMeta(plan.imagesDir, {
-      version: 1,
-      id: record.id,
-      at: new Date().toISOString(),
-      status: c.status === 'paused' ? 'paused' : 'running',
-      externalStdio,
-      externalMounts: extMnt,
-      terminal: !!record.spec.process?.terminal,
-    });
+    if (!opts.lazyPages) writeNotes();
 
     if (opts.leaveRunning || plan.type === 'PRE_DUMP') {
       if (froze) await cg.thaw();

@@ -19,6 +19,7 @@ import { ociState } from './oci-state';
 import { RuntimeError, errnoText } from './errors';
 import { native } from '../native';
 import { mark } from './trace';
+import { closeTerminalSocket, openTerminalSocket, ownTerminalSize, receiveMaster, type TerminalSocket } from './terminal';
 import type { Context } from '../cli/context';
 
 /** Options of `create` (and of `run`, which adds `foreground`). */
@@ -38,6 +39,8 @@ export interface CreateOptions {
 export interface Created {
   record: ContainerRecord;
   launched: LaunchResult;
+  /** The pty master when stasis proxies the terminal (foreground, terminal, no --console-socket). */
+  master?: number;
 }
 
 /** Creates a container; leaves nothing behind when it fails. */
@@ -53,7 +56,12 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   let cgroup: CgroupManager | undefined;
   let pid: number | undefined;
   let launched: LaunchResult | undefined;
+  let term: TerminalSocket | undefined;
   try {
+    if (spec.process?.terminal && !opts.consoleSocket && opts.foreground) {
+      term = openTerminalSocket();
+      spec.process.consoleSize ??= ownTerminalSize();
+    }
     cgroup = newContainerCgroup(spec, opts.id);
     const fifo = store.fifoPath(opts.id);
     native().mkfifo(fifo, 0o622);
@@ -70,6 +78,8 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       rootless: ctx.rootless,
       id: opts.id,
       newKeyring: !opts.noNewKeyring,
+      // The socketpair end sits right after the preserved fds (helper fds start at 5).
+      consoleFd: term ? 5 + opts.preserveFds + listen : undefined,
     });
     mark('plan built');
     const record: ContainerRecord = {
@@ -87,7 +97,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     const cg = cgroup;
     launched = await launch(plan.steps, {
       stdio: ['inherit', 'inherit', 'inherit'],
-      extraFds: Array.from({ length: opts.preserveFds + listen }, (_, i) => 3 + i),
+      extraFds: [...Array.from({ length: opts.preserveFds + listen }, (_, i) => 3 + i), ...(term ? [term.theirs] : [])],
       onLog: ctx.log.debugEnabled ? (line) => ctx.log.debug(`helper: ${line}`) : undefined,
       onPid: (p) => {
         pid = p;
@@ -123,10 +133,13 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     record.startTime = processStartTime(pid);
     lock.write(record);
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid), 0o644);
+    const master = term ? receiveMaster(term) : undefined;
+    if (term) closeTerminalSocket(term);
     if (!opts.foreground) detachFromHelper(launched);
     lock.release();
-    return { record, launched };
+    return { record, launched, master };
   } catch (err) {
+    if (term) closeTerminalSocket(term);
     await undoCreate(lock, cgroup, pid, launched);
     throw asCreateError(err);
   }

@@ -35,14 +35,21 @@ export async function streamEvents(ctx: Context, id: string, intervalMs: number,
   let ooms = await cg.oomKillCount();
   let nextStats = 0;
   const poll = Math.min(intervalMs, 200); // OOM kills are noticed within this much of happening
-  for (;;) {
-    const now = await loadContainer(ctx, id, LockMode.Shared).catch(() => undefined);
-    if (!now) return;
-    now.lock.release();
-    if (now.status === 'stopped') return;
+  const reportOoms = async () => {
     const count = await cg.oomKillCount().catch(() => ooms);
     if (count > ooms) write({ type: 'oom', id });
     ooms = count;
+  };
+  for (;;) {
+    const now = await loadContainer(ctx, id, LockMode.Shared).catch(() => undefined);
+    // An OOM kill of init stops the container: count once more so that kill is still reported.
+    if (!now || now.status === 'stopped') {
+      if (now) await reportOoms();
+      now?.lock.release();
+      return;
+    }
+    now.lock.release();
+    await reportOoms();
     if (Date.now() >= nextStats) {
       write({ type: 'stats', id, data: await cg.stats() });
       nextStats = Date.now() + intervalMs;

@@ -17,6 +17,7 @@ import { requireStatus } from './lifecycle';
 import { openContainerCgroup } from './cgroup';
 import { detachFromHelper } from './create';
 import { RuntimeError, errnoText } from './errors';
+import { closeTerminalSocket, openTerminalSocket, ownTerminalSize, proxyTerminal, receiveMaster, type TerminalProxy, type TerminalSocket } from './terminal';
 
 /** What the exec flags say about the new process. */
 export interface ExecOptions {
@@ -51,10 +52,21 @@ export async function execInContainer(ctx: Context, o: ExecOptions): Promise<num
     LockMode.Shared,
   );
   const proc = buildProcess(spec, o);
-  if (proc.terminal && !o.consoleSocket) {
-    throw new RuntimeError('unsupported', 'exec --tty needs --console-socket (stasis does not proxy a terminal itself yet)');
+  if (proc.terminal && !o.consoleSocket && o.detach) {
+    throw new RuntimeError('usage', 'exec: cannot allocate a terminal for a detached process without --console-socket');
   }
-  const plan = buildExecPlan({ spec, process: proc, pid, consoleSocket: o.consoleSocket && path.resolve(o.consoleSocket), detach: o.detach, preserveFds: o.preserveFds });
+  // In the foreground without --console-socket stasis proxies the terminal itself, as runc does.
+  const term: TerminalSocket | undefined = proc.terminal && !o.consoleSocket ? openTerminalSocket() : undefined;
+  if (term) proc.consoleSize ??= ownTerminalSize();
+  const plan = buildExecPlan({
+    spec,
+    process: proc,
+    pid,
+    consoleSocket: o.consoleSocket && path.resolve(o.consoleSocket),
+    consoleFd: term ? 5 + o.preserveFds : undefined,
+    detach: o.detach,
+    preserveFds: o.preserveFds,
+  });
   const cgroup = openContainerCgroup(record);
   let execPid = 0;
   const forward = (sig: NodeJS.Signals) => {
@@ -67,9 +79,10 @@ export async function execInContainer(ctx: Context, o: ExecOptions): Promise<num
     }
   };
   if (!o.detach) for (const s of FORWARDED) process.on(s, forward);
+  let terminal: TerminalProxy | undefined;
   try {
     const launched = await launch(plan.steps, {
-      extraFds: Array.from({ length: o.preserveFds }, (_, i) => 3 + i),
+      extraFds: [...Array.from({ length: o.preserveFds }, (_, i) => 3 + i), ...(term ? [term.theirs] : [])],
       onLog: ctx.log.debugEnabled ? (l) => ctx.log.debug(`helper: ${l}`) : undefined,
       onPid: (p) => (execPid = p),
       onSync: async (name, childPid) => {
@@ -78,12 +91,17 @@ export async function execInContainer(ctx: Context, o: ExecOptions): Promise<num
         return { continue: true };
       },
     });
+    if (term) {
+      terminal = proxyTerminal(receiveMaster(term));
+      closeTerminalSocket(term);
+    }
     if (o.pidFile && execPid) writeFileAtomic(path.resolve(o.pidFile), String(execPid), 0o644);
     if (o.detach) {
       detachFromHelper(launched);
       return 0;
     }
     const exit = launched.outcome === 'exit' ? { status: launched.exitStatus, signal: launched.exitSignal } : await launched.childExit;
+    if (terminal) await Promise.race([terminal.finished, new Promise((r) => setTimeout(r, 500))]);
     return exit.signal ? 128 + exit.signal : (exit.status ?? 0);
   } catch (err) {
     if (execPid) forward('SIGKILL');
@@ -94,6 +112,8 @@ export async function execInContainer(ctx: Context, o: ExecOptions): Promise<num
     throw err;
   } finally {
     if (!o.detach) for (const s of FORWARDED) process.off(s, forward);
+    terminal?.stop();
+    if (term) closeTerminalSocket(term);
   }
 }
 

@@ -34,7 +34,8 @@ import { RuntimeError } from './errors';
 import { restoreExternalMounts } from './checkpoint-mounts';
 import { inheritHostFiles, inheritStdio, readDescriptorsFile } from './descriptors';
 import { readCheckpointMeta, type CheckpointMeta } from './checkpoint-meta';
-import { criuUserError, lazyPagesObstacle, realLazyPagesHost, resolveCriu } from './checkpoint-criu';
+import { criuUserError, lazyPagesObstacle, realLazyPagesHost, requireFeatures, resolveCriu } from './checkpoint-criu';
+import { lazyPageSource, startLazyDaemon, type LazyDaemon } from './restore-lazy';
 import { formatRestoreStats, restoreTimings, saveStats, type RestoreTimings } from './checkpoint-stats';
 import { HELPER_FIRST_EXTRA_FD, cgroupRoots, criuLauncherSteps, restoreCriuOpts } from './restore-prepare';
 import { checkImagesDir, lsmObstacle, realLsmHost } from './restore-checks';
@@ -52,6 +53,8 @@ export interface RestoreOptions extends RestoreFlags {
   /** Accepted like runc; CRIU sets up the root of the restored mount namespace itself. */
   noPivot?: boolean;
   printStats?: boolean;
+  /** --page-server ADDR:PORT with --lazy-pages: where the daemon fetches pages (default: the checkpoint's). */
+  pageServer?: string;
 }
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
@@ -68,13 +71,26 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
   }
   const lsm = lsmObstacle(opts, realLsmHost);
   if (lsm) throw new RuntimeError('unsupported', lsm);
+  if (opts.pageServer !== undefined && !opts.lazyPages) {
+    throw new RuntimeError('usage', '--page-server: restore only uses it with --lazy-pages (where to fetch the pages from)');
+  }
   if (opts.lazyPages) {
     const why = lazyPagesObstacle(realLazyPagesHost);
-    throw new RuntimeError('unsupported', why ?? 'lazy-pages: restoring with lazy pages needs a criu lazy-pages daemon, which stasis does not run yet');
+    if (why) throw new RuntimeError('unsupported', why);
   }
   const criuPath = resolveCriu(ctx);
   checkImagesDir(plan.imagesDir);
   const meta = readCheckpointMeta(plan.imagesDir);
+  if (meta?.lazyPages && !opts.lazyPages) {
+    throw new RuntimeError('usage', `restore: ${plan.imagesDir} was dumped with --lazy-pages: its memory is only served by the checkpoint's page server, restore it with --lazy-pages`);
+  }
+  let lazySource;
+  try {
+    lazySource = opts.lazyPages ? lazyPageSource(opts.pageServer, meta?.lazyPages?.pageServer) : undefined;
+  } catch (err) {
+    throw criuUserError(err);
+  }
+  if (opts.lazyPages) await requireFeatures(criuPath, { lazyPages: true }, '--lazy-pages');
   const descriptors = readDescriptorsFile(plan.imagesDir);
   const bundle = path.resolve(opts.bundle);
   const { spec, rootfs } = loadBundleSpec(bundle);
@@ -87,6 +103,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
   const lock = store.claim(opts.id);
   let cgroup: CgroupManager | undefined;
   let pid: number | undefined;
+  let lazyDaemon: LazyDaemon | undefined;
   try {
     cgroup = newContainerCgroup(spec, opts.id);
     const record: ContainerRecord = {
@@ -138,6 +155,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     };
 
     const c0 = now();
+    if (opts.lazyPages) lazyDaemon = await startLazyDaemon(criuPath, plan.imagesDir, plan.workDir, lazySource);
     const result = await runPlan(plan, {
       criuPath,
       skipFeatureCheck: true,
@@ -185,6 +203,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     if (opts.detach) return 0;
     return await waitRestored(ctx, record);
   } catch (err) {
+    lazyDaemon?.stop();
     await undoRestore(lock, cgroup, pid);
     throw err;
   }

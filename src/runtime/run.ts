@@ -9,12 +9,14 @@ import { startLoaded } from './start';
 import { loadContainer, withContainer } from './container';
 import { destroy } from './delete';
 import { mark } from './trace';
+import { proxyTerminal, type TerminalProxy } from './terminal';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 /** Runs a container; resolves to the exit status stasis should return. */
 export async function runContainer(ctx: Context, opts: CreateOptions, keep: boolean): Promise<number> {
-  const { record, launched } = await createContainer(ctx, opts);
+  const { record, launched, master } = await createContainer(ctx, opts);
+  const terminal: TerminalProxy | undefined = master !== undefined ? proxyTerminal(master) : undefined;
   const forward = (sig: NodeJS.Signals) => {
     try {
       process.kill(record.pid, sig);
@@ -27,12 +29,18 @@ export async function runContainer(ctx: Context, opts: CreateOptions, keep: bool
     await withContainer(ctx, opts.id, (c) => startLoaded(ctx, c));
   } catch (err) {
     if (opts.foreground) for (const s of FORWARDED) process.off(s, forward);
+    terminal?.stop();
     await removeQuietly(ctx, opts.id);
     throw err;
   }
   mark('started');
   if (!opts.foreground) return 0;
   const exit = await launched.childExit;
+  if (terminal) {
+    // The last output can still be in the pty when the exit is reported: drain it, briefly.
+    await Promise.race([terminal.finished, new Promise((r) => setTimeout(r, 500))]);
+    terminal.stop();
+  }
   mark('container exited');
   for (const s of FORWARDED) process.off(s, forward);
   if (!keep) await removeQuietly(ctx, opts.id);

@@ -7,7 +7,7 @@ import type { Context } from '../cli/context';
 import type { LinuxResources } from '../cgroups';
 import { withContainer } from './container';
 import { requireStatus } from './lifecycle';
-import { openContainerCgroup } from './cgroup';
+import { openContainerCgroup, resourcesForCreate } from './cgroup';
 import { RuntimeError, errnoText } from './errors';
 
 /** Reads `--resources FILE` (or `-` for stdin) as OCI linux.resources JSON. */
@@ -44,9 +44,17 @@ export function mergeResources(a: LinuxResources, b: LinuxResources): LinuxResou
 export async function updateContainer(ctx: Context, id: string, changes: LinuxResources): Promise<string[]> {
   return withContainer(ctx, id, async (c) => {
     requireStatus('update', id, c.status);
-    const { warnings } = await openContainerCgroup(c.record).update(changes);
     const spec = c.record.spec;
-    spec.linux = { ...spec.linux, resources: mergeResources((spec.linux?.resources ?? {}) as LinuxResources, changes) as never };
+    const merged = mergeResources((spec.linux?.resources ?? {}) as LinuxResources, changes);
+    const cg = openContainerCgroup(c.record);
+    // New device rules replace the old list; the driver needs the whole list with the runtime's defaults, as at
+    // create. v2 swaps its eBPF program; v1 keeps its rules (the driver says so in a warning).
+    const toApply = changes.devices
+      ? { ...changes, devices: resourcesForCreate({ ...spec, linux: { ...spec.linux, resources: merged as never } }).devices }
+      : changes;
+    const { warnings } = await cg.update(toApply);
+    if (changes.devices && cg.version === 'v1') warnings.push('device rules are not changed by update on cgroup v1');
+    spec.linux = { ...spec.linux, resources: merged as never };
     c.lock.write(c.record);
     return warnings;
   });

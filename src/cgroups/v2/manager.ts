@@ -10,6 +10,7 @@ import { listPidsRecursive, mkdirBelow, readOptional, removeCgroupTree } from '.
 import { CgroupStats, LinuxResources } from '../types';
 import { applyWritePlan, writeValue } from '../writer';
 import { enableAllControllers, readControllerList } from './controllers';
+import { applyDeviceRules, nativeDeviceProgramLoader } from './devices';
 import { freezeV2, stateV2, thawV2 } from './freezer';
 import { readV2Stats } from './stats';
 
@@ -41,8 +42,20 @@ export class V2CgroupManager implements CgroupManager {
     await writeValue(this.fs, posix.join(this.dir, 'cgroup.procs'), String(pid), `add process ${pid} to the cgroup`);
   }
 
-  private async writeResources(resources: LinuxResources, skipDevices: boolean): Promise<ApplyResult> {
-    const plan = v2Writes(resources, { skipDevices });
+  /**
+   * Device rules first, as v1 writes them first: limits never apply to a container whose device access is still
+   * open. Unlike v1, replacing the program is safe on a running container (see devices.ts), so update() does it
+   * too whenever `resources.devices` is given.
+   */
+  private async writeResources(resources: LinuxResources): Promise<ApplyResult> {
+    let cpuQuota: string | undefined;
+    if (resources.cpu?.period && !resources.cpu.quota) {
+      cpuQuota = (await readOptional(this.fs, posix.join(this.dir, 'cpu.max')))?.trim().split(/\s+/)[0];
+    }
+    const plan = v2Writes(resources, { skipDevices: true }, { cpuQuota });
+    if (resources.devices !== undefined) {
+      applyDeviceRules(this.dir, resources.devices, this.options.deviceProgramLoader ?? nativeDeviceProgramLoader);
+    }
     const available = await readControllerList(this.fs, posix.join(this.dir, 'cgroup.controllers'));
     // 'cgroup.*' core files exist everywhere; every other prefix needs its controller delegated to this cgroup.
     const dirOf = (c: string) => (c === 'cgroup' || available.has(c) ? this.dir : undefined);
@@ -51,11 +64,11 @@ export class V2CgroupManager implements CgroupManager {
   }
 
   apply(resources: LinuxResources): Promise<ApplyResult> {
-    return this.writeResources(resources, false);
+    return this.writeResources(resources);
   }
 
   update(resources: LinuxResources): Promise<ApplyResult> {
-    return this.writeResources(resources, true);
+    return this.writeResources(resources);
   }
 
   freeze(): Promise<void> {

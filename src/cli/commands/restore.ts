@@ -20,6 +20,7 @@ const command: Command = {
     'no-subreaper': { type: 'boolean', help: 'accepted for compatibility: stasis never becomes a subreaper here' },
     'no-pivot': { type: 'boolean', help: 'accepted for compatibility: criu sets up the restored root itself' },
     'lsm-profile': { type: 'string', help: 'TYPE:NAME of the LSM profile to restore with (apparmor or selinux)', value: 'TYPE:NAME' },
+    'page-server': { type: 'string', help: 'with --lazy-pages: ADDRESS:PORT of the checkpoint serving the pages', value: 'ADDR:PORT' },
     'lsm-mount-context': { type: 'string', help: 'SELinux mount context for the restored mounts', value: 'CONTEXT' },
   },
   args: { min: 1, max: 1 },
@@ -37,6 +38,7 @@ const command: Command = {
       lsmProfile: str(flags, 'lsm-profile'),
       lsmMountContext: str(flags, 'lsm-mount-context'),
       printStats: bool(flags, 'print-stats'),
+      pageServer: str(flags, 'page-server'),
     });
   },
 };

@@ -118,5 +118,6 @@ test('v2 cpu.max forms and unsupported settings', () => {
   assert.throws(() => v2Writes({ cpu: { realtimeRuntime: 5 } }), /not supported on cgroup v2/);
   assert.throws(() => v2Writes({ network: { classID: 1 } }), /net_cls\/net_prio/);
   assert.throws(() => v2Writes({ unified: { '../etc/passwd': 'x' } }), /not a cgroup file name/);
-  assert.match(v2Writes({ devices: [{ allow: true }] }).warnings[0], /eBPF/);
+  assert.deepEqual(v2Writes({ devices: [{ allow: true }] }), { writes: [], warnings: [] }, 'devices go to the eBPF program, not files');
+  assert.deepEqual(files(v2Writes({ cpu: { period: 20000 } }, {}, { cpuQuota: '30000' }).writes), ['cpu.max=30000 20000'], 'period alone keeps the quota');
 });

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { setupFromMountinfo } from '../../../src/cgroups/detect';
-import { openCgroupManager } from '../../../src/cgroups/index';
+import { openCgroupManager, type OpenCgroupOptions } from '../../../src/cgroups/index';
+import { compileDeviceProgram } from '../../../src/cgroups/v2/device-program';
 import { UNLIMITED } from '../../../src/cgroups/types';
 import { FixtureFs } from './fixture-fs';
 
@@ -27,8 +28,8 @@ function fixture(t: { after: (fn: () => void) => void }) {
     if (rel.endsWith('cgroup.freeze')) writeFileSync(fs.abs(rel.replace('cgroup.freeze', 'cgroup.events')), `populated 1\nfrozen ${value}\n`);
   };
   const setup = setupFromMountinfo(`1 0 0:1 / ${fs.abs('cg')} rw - cgroup2 cgroup2 rw`, fs.abs('cg'));
-  const open = (owned?: boolean) =>
-    openCgroupManager({ id: 'c1', setup, fs, owned, freezeTimeoutMs: 50, removeTimeoutMs: 50 });
+  const open = (owned?: boolean, extra: Partial<OpenCgroupOptions> = {}) =>
+    openCgroupManager({ id: 'c1', setup, fs, owned, freezeTimeoutMs: 50, removeTimeoutMs: 50, ...extra });
   return { fs, open, read: (rel: string) => readFileSync(fs.abs(rel), 'utf8') };
 }
 
@@ -139,4 +140,49 @@ test('rmdir that stays busy fails with the number of processes left', async (t) 
     throw Object.assign(new Error(`EBUSY ${p}`), { code: 'EBUSY' });
   };
   await assert.rejects(m.destroy(), /cannot remove cgroup .*stasis\/c1: device or resource busy \(2 processes still inside\)/);
+});
+
+test('device rules become an eBPF program attached to the leaf, on apply and on update with devices', async (t) => {
+  const { fs, open } = fixture(t);
+  const loads: { dir: string; insns: Buffer }[] = [];
+  const m = open(false, { deviceProgramLoader: (dir, insns) => (loads.push({ dir, insns }), loads.length - 1) });
+  await m.create();
+  const rules = [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }];
+  await m.apply({ devices: rules, pids: { limit: 4 } });
+  assert.equal(loads.length, 1);
+  assert.equal(loads[0].dir, fs.abs('cg/stasis/c1'));
+  assert.deepEqual(loads[0].insns, compileDeviceProgram(rules));
+  await m.update({ pids: { limit: 5 } });
+  assert.equal(loads.length, 1, 'an update without devices leaves the program alone');
+  await m.update({ devices: [{ allow: true }] });
+  assert.deepEqual(loads[1].insns, compileDeviceProgram([{ allow: true }]));
+  // Invalid rules are refused before anything is loaded or written.
+  fs.writes.length = 0;
+  await assert.rejects(m.apply({ devices: [{ allow: true, type: 'q' }], pids: { limit: 3 } }), /devices\[0\]\.type "q"/);
+  assert.equal(loads.length, 2);
+  assert.deepEqual(fs.writes, []);
+});
+
+test('a refused device program names the cgroup and quotes the verifier', async (t) => {
+  const { open } = fixture(t);
+  const m = open(false, {
+    deviceProgramLoader: () => {
+      throw Object.assign(new Error('bpf(BPF_PROG_LOAD): permission denied (EACCES)'), { code: 'EACCES', verifierLog: '0: (61) r2 = *(u32 *)(r1 +0)\nR0 !read_ok\nprocessed 3 insns\n' });
+    },
+  });
+  await m.create();
+  await assert.rejects(m.apply({ devices: [] }), (err: Error & { code?: string }) => {
+    assert.match(err.message, /^cannot set device rules of .*stasis\/c1: bpf\(BPF_PROG_LOAD\): permission denied \(EACCES\) \(verifier: .*R0 !read_ok; processed 3 insns\)$/);
+    assert.equal(err.code, 'EACCES');
+    return true;
+  });
+});
+
+test('a period-only cpu update keeps the quota in force', async (t) => {
+  const { fs, open } = fixture(t);
+  const m = open();
+  await m.create();
+  writeFileSync(fs.abs('cg/stasis/c1/cpu.max'), '20000 100000\n');
+  await m.update({ cpu: { period: 50000 } });
+  assert.equal(readFileSync(fs.abs('cg/stasis/c1/cpu.max'), 'utf8'), '20000 50000');
 });

@@ -40,7 +40,7 @@ test('restoreCriuOpts always restores as a sibling, with cgroups managed, pty ma
 
 test('lazy pages are refused with the pipe size that is missing, unless the host allows them', () => {
   const small = { pipeMaxSize: () => 1048576, hasCapSysResource: () => false };
-  assert.match(lazyPagesObstacle(small)!, /^lazy-pages: criu needs 4 MiB pipes but fs\.pipe-max-size is 1048576/);
+  assert.match(lazyPagesObstacle(small)!, /^lazy-pages: fs\.pipe-max-size is 1048576 but .* needs 4194304 \(sysctl fs\.pipe-max-size=4194304\)$/);
   assert.equal(lazyPagesObstacle({ ...small, pipeMaxSize: () => LAZY_PIPE_BYTES }), undefined);
   assert.equal(lazyPagesObstacle({ ...small, hasCapSysResource: () => true }), undefined);
 });
