@@ -133,8 +133,9 @@ test('an "a" rule ends the program: allow-all after deny-all allows everything, 
   assert.equal(run(prog, { type: 'b', major: 8, minor: 0, access: W }), 0);
   assert.equal(run(prog, { type: 'b', major: 8, minor: 0, access: R }), 1);
   assert.equal(run(prog, { type: 'c', major: 99, minor: 1, access: R | W | M }), 1);
-  // prologue (6) + deny b 8:0 w (7) + allow a (2): the rule before "a" is unreachable and left out.
-  assert.equal(deviceProgramInsns(rules).length, 15);
+  // prologue (6) + deny b 8:0 w (type, 3 for access, major, minor, verdict 2 = 8) + allow a (2): the rule
+  // before "a" is unreachable and left out.
+  assert.equal(deviceProgramInsns(rules).length, 16);
   assert.equal(run(compileDeviceProgram([]), { type: 'c', major: 1, minor: 3, access: R }), 0, 'no rules: deny');
 });
 

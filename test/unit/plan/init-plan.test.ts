@@ -170,7 +170,8 @@ test('terminal, preserved fds, foreground, no-pivot, oom score, personality, uma
   spec.process!.oomScoreAdj = 100;
   spec.process!.user!.umask = 0o077;
   spec.linux!.personality = { domain: 'LINUX32' };
-  assert.throws(() => buildInitPlan(initOptions(spec)), { message: 'process.terminal: a terminal needs a console socket' });
+  assert.throws(() => buildInitPlan(initOptions(spec)), { message: 'process.terminal: a terminal needs a console socket (--console-socket), or run it in the foreground' });
+  assert.ok(ops(buildInitPlan({ ...initOptions(spec), consoleFd: 6 }).steps).includes('USE_CONSOLE_FD'), 'stasis can hand the socket over as an fd');
   const plan = buildInitPlan(initOptions(spec, { consoleSocket: '/tmp/console.sock', preserveFds: 2, foreground: true, noPivot: true }));
   const d = describe(plan.steps);
   assert.deepEqual(d.slice(0, 4), [
