@@ -73,14 +73,37 @@ export function mountSources(cg: CgroupManager): { controller: string; hostPath:
   return Object.entries(cg.paths()).map(([controller, hostPath]) => ({ controller, hostPath }));
 }
 
-/** SIGKILLs every process in the cgroup, thawing it so frozen tasks can die. */
-export async function killAll(cg: CgroupManager): Promise<void> {
-  for (const pid of await cg.pids()) {
+/**
+ * Sends `signal` to every process in the cgroup. The cgroup is frozen while the list is read and the signals
+ * are sent, so a process cannot fork a child that escapes the list (a fork bomb would otherwise outrun a
+ * plain loop); thawing afterwards lets frozen tasks act on the signal. A cgroup that was already frozen is
+ * left frozen unless the signal is SIGKILL, which a frozen task can only act on once thawed.
+ */
+export async function signalAll(cg: CgroupManager, signal: number): Promise<void> {
+  const wasFrozen = (await cg.state().catch(() => 'thawed')) === 'frozen';
+  let froze = false;
+  if (!wasFrozen) {
     try {
-      process.kill(pid, 'SIGKILL');
+      await cg.freeze();
+      froze = true;
     } catch {
-      /* exited meanwhile */
+      /* no freezer (or it timed out and thawed again): signal without it, best effort */
     }
   }
-  if ((await cg.state()) === 'frozen') await cg.thaw();
+  try {
+    for (const pid of await cg.pids()) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+  } finally {
+    if (froze || (wasFrozen && signal === 9)) await cg.thaw();
+  }
+}
+
+/** SIGKILLs every process in the cgroup (see signalAll). */
+export async function killAll(cg: CgroupManager): Promise<void> {
+  await signalAll(cg, 9);
 }

@@ -18,7 +18,7 @@ import { runHooks } from './hooks';
 import { ociState } from './oci-state';
 import { RuntimeError, errnoText } from './errors';
 import { native } from '../native';
-import { mark } from './trace';
+import { faultPoint, mark } from './trace';
 import { closeTerminalSocket, openTerminalSocket, ownTerminalSize, receiveMaster, type TerminalSocket } from './terminal';
 import type { Context } from '../cli/context';
 
@@ -53,6 +53,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   const listen = listenFds(spec);
   const store = new StateStore(ctx.root);
   const lock = store.claim(opts.id);
+  faultPoint('create:claimed');
   let cgroup: CgroupManager | undefined;
   let pid: number | undefined;
   let launched: LaunchResult | undefined;
@@ -108,6 +109,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
           const made = await cg.create();
           record.cgroup.owned = made.created;
           lock.write({ ...record, pid: childPid ?? 0 }); // from here on, delete --force can find and clean it
+          faultPoint('create:setup');
           const applied = await cg.apply(resourcesForCreate(spec));
           for (const w of [...made.warnings, ...applied.warnings]) ctx.log.warn(w);
           await cg.addProcess(childPid!);
@@ -129,6 +131,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       throw new RuntimeError('system', `container init exited during setup (${describeExit(launched)})`);
     }
     mark('helper ready');
+    faultPoint('create:ready');
     record.pid = pid;
     record.startTime = processStartTime(pid);
     lock.write(record);

@@ -10,6 +10,7 @@ import { runHooksWarn } from './hooks';
 import { ociState } from './oci-state';
 import { isSameProcessAlive } from '../state/proc';
 import { RuntimeError } from './errors';
+import { faultPoint } from './trace';
 import { StateStore, removeOrphanDir } from '../state/store';
 
 /** Deletes container `id`. */
@@ -47,6 +48,7 @@ export async function destroy(ctx: Context, c: Loaded): Promise<void> {
   // Without a private pid namespace, killing init does not take its children: kill the whole cgroup.
   if (record.cgroup.owned && (await cg.exists())) await killAll(cg);
   await waitGone(record.pid, record.startTime, 5000);
+  faultPoint('delete:killed');
   if (record.cgroup.owned) {
     try {
       await cg.destroy();
@@ -54,6 +56,7 @@ export async function destroy(ctx: Context, c: Loaded): Promise<void> {
       throw new RuntimeError('system', `cannot remove the cgroup of container ${record.id}: ${(err as Error).message}`);
     }
   }
+  faultPoint('delete:cgroup-removed');
   for (const w of await runHooksWarn('poststop', record.spec.hooks?.poststop, ociState(record, 'stopped'))) ctx.log.warn(w);
   c.lock.remove();
 }

@@ -17,6 +17,7 @@ import { requireStatus } from './lifecycle';
 import { openContainerCgroup } from './cgroup';
 import { detachFromHelper } from './create';
 import { RuntimeError, errnoText } from './errors';
+import { faultPoint } from './trace';
 import { closeTerminalSocket, openTerminalSocket, ownTerminalSize, proxyTerminal, receiveMaster, type TerminalProxy, type TerminalSocket } from './terminal';
 
 /** What the exec flags say about the new process. */
@@ -87,6 +88,7 @@ export async function execInContainer(ctx: Context, o: ExecOptions): Promise<num
       onPid: (p) => (execPid = p),
       onSync: async (name, childPid) => {
         if (name !== 'setup') throw new RuntimeError('system', `helper asked for an unknown sync point "${name}"`);
+        faultPoint('exec:spawned');
         await cgroup.addProcess(childPid!);
         return { continue: true };
       },

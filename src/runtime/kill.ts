@@ -3,7 +3,7 @@ import { constants } from 'node:os';
 import type { Context } from '../cli/context';
 import { withContainer } from './container';
 import { requireStatus } from './lifecycle';
-import { openContainerCgroup } from './cgroup';
+import { openContainerCgroup, signalAll } from './cgroup';
 import { RuntimeError } from './errors';
 
 /** Parses a signal given by name (`TERM`, `SIGTERM`, `sigterm`) or number, as runc accepts it. */
@@ -27,10 +27,9 @@ export async function killContainer(ctx: Context, id: string, signal: number, al
   await withContainer(ctx, id, async (c) => {
     requireStatus('kill', id, c.status);
     if (all) {
-      const cg = openContainerCgroup(c.record);
-      for (const pid of await cg.pids()) trySignal(pid, signal);
-      // A frozen task only sees the signal once thawed; SIGKILL is the one users expect to "just work".
-      if (c.status === 'paused' && signal === constants.signals.SIGKILL) await cg.thaw();
+      // Frozen while signalled so no process forks past the list; a paused container stays paused except
+      // for SIGKILL, which users expect to "just work".
+      await signalAll(openContainerCgroup(c.record), signal);
       return;
     }
     try {
@@ -39,12 +38,4 @@ export async function killContainer(ctx: Context, id: string, signal: number, al
       throw new RuntimeError('system', `cannot signal container ${id}: ${(err as Error).message}`);
     }
   });
-}
-
-function trySignal(pid: number, signal: number): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    /* exited meanwhile */
-  }
 }

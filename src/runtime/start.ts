@@ -11,6 +11,7 @@ import { runHooksWarn } from './hooks';
 import { ociState } from './oci-state';
 import { isSameProcessAlive } from '../state/proc';
 import { RuntimeError, errnoText, isErrno } from './errors';
+import { faultPoint } from './trace';
 
 /** Starts a created container and runs its poststart hooks (failures there are warnings, per the spec). */
 export async function startContainer(ctx: Context, id: string): Promise<void> {
@@ -61,5 +62,6 @@ async function openGate(fifo: string, pid: number, startTime: string | undefined
   } finally {
     fs.closeSync(fd);
   }
+  faultPoint('start:opened');
   fs.rmSync(fifo, { force: true });
 }

@@ -1,12 +1,34 @@
 /**
- * Phase timing for performance work: with STASIS_TRACE=1 each mark prints "<ms since start> <label>" to
- * stderr. Costs one env lookup when off.
+ * Two test-and-measurement seams, each costing one env lookup when off:
+ * - STASIS_TRACE=1: `mark()` prints "<ms since process start> <label>" to stderr (performance work).
+ * - STASIS_FAULT=<point>: `faultPoint()` SIGKILLs this process at the named point, as a crash or an
+ *   impatient engine would. Only the fault-injection tests set it; the points are listed in FAULT_POINTS.
  */
-const on = process.env.STASIS_TRACE === '1';
-const t0 = on ? performance.timeOrigin + performance.now() - performance.now() : 0;
+const trace = process.env.STASIS_TRACE === '1';
+const fault = process.env.STASIS_FAULT;
+
+/** Every point a test can kill stasis at, in lifecycle order. */
+export const FAULT_POINTS = [
+  'create:claimed', // state directory made, nothing else
+  'create:setup', // container process exists, cgroup made, before limits and ids are written
+  'create:ready', // setup done, state.json not yet final
+  'start:opened', // start gate opened, fifo not yet removed
+  'exec:spawned', // exec helper running, process not yet placed in the cgroup
+  'delete:killed', // processes killed, cgroup and state still there
+  'delete:cgroup-removed', // cgroup gone, state directory still there
+  'checkpoint:frozen', // container frozen by us, CRIU not started
+  'checkpoint:dumped', // CRIU done, container not yet removed
+  'restore:cgroup', // cgroup made and limits written, CRIU not started
+  'restore:restored', // CRIU done, state not yet written
+] as const;
+export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 /** Records a phase boundary. */
 export function mark(label: string): void {
-  if (on) process.stderr.write(`${(performance.now()).toFixed(1).padStart(7)} ms  ${label}\n`);
-  void t0;
+  if (trace) process.stderr.write(`${performance.now().toFixed(1).padStart(7)} ms  ${label}\n`);
+}
+
+/** Dies here, now, without any cleanup, when the tests asked for this point. */
+export function faultPoint(point: FaultPoint): void {
+  if (fault === point) process.kill(process.pid, 'SIGKILL');
 }
