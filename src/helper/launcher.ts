@@ -59,6 +59,8 @@ export interface LaunchResult {
  * HelperStepError at an `error` event, or with a plain Error if the helper died without saying why.
  */
 export function launch(steps: readonly Step[], opts: LaunchOptions = {}): Promise<LaunchResult> {
+  // Encode first: a plan that cannot be encoded must fail before any process exists.
+  const planFrame = encodeFrame(Frame.PLAN, encodePlan(steps));
   const stdio = [...(opts.stdio ?? ['inherit', 'inherit', 'inherit']), 'pipe', 'pipe', ...(opts.extraFds ?? [])];
   // detached: the helper gets its own process group, so a terminal's Ctrl-C reaches only stasis, which
   // forwards it once to the container instead of the container getting it twice.
@@ -163,7 +165,7 @@ export function launch(steps: readonly Step[], opts: LaunchOptions = {}): Promis
       }
     };
 
-    ctl.write(encodeFrame(Frame.PLAN, encodePlan(steps)));
+    ctl.write(planFrame);
   });
 }
 
