@@ -52,10 +52,19 @@ export async function updateContainer(ctx: Context, id: string, changes: LinuxRe
     const toApply = changes.devices
       ? { ...changes, devices: resourcesForCreate({ ...spec, linux: { ...spec.linux, resources: merged as never } }).devices }
       : changes;
-    const { warnings } = await cg.update(toApply);
-    if (changes.devices && cg.version === 'v1') warnings.push('device rules are not changed by update on cgroup v1');
+    // Record first, then apply: if the state cannot be written (disk full) nothing has changed; if the kernel
+    // refuses a value, the previous record is written back, so state and cgroup never disagree.
+    const previous = structuredClone(c.record);
     spec.linux = { ...spec.linux, resources: merged as never };
     c.lock.write(c.record);
+    let warnings: string[];
+    try {
+      ({ warnings } = await cg.update(toApply));
+    } catch (err) {
+      c.lock.write(previous);
+      throw err;
+    }
+    if (changes.devices && cg.version === 'v1') warnings.push('device rules are not changed by update on cgroup v1');
     return warnings;
   });
 }
