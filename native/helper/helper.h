@@ -102,6 +102,8 @@ int copyup_tree (struct ctx *c, int old_dir, int new_dir, int with_root, const c
 /* rootfs.c */
 int op_pivot_root (struct ctx *c, struct args *a, struct herr *err);
 int op_move_root (struct ctx *c, struct args *a, struct herr *err);
+int op_chroot (struct ctx *c, struct args *a, struct herr *err);
+int op_umount (struct ctx *c, struct args *a, struct herr *err);
 int op_mask_path (struct ctx *c, struct args *a, struct herr *err);
 int op_readonly_path (struct ctx *c, struct args *a, struct herr *err);
 /* devices.c */

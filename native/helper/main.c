@@ -63,6 +63,8 @@ static const struct op_def op_table[OP_MAX] = {
   [OP_JOIN_KEYRING] = { "JOIN_KEYRING", op_join_keyring, "s" },
   [OP_LOOPBACK_UP] = { "LOOPBACK_UP", op_loopback_up, "" },
   [OP_USE_CONSOLE_FD] = { "USE_CONSOLE_FD", op_use_console_fd, "u" },
+  [OP_CHROOT] = { "CHROOT", op_chroot, "" },
+  [OP_UMOUNT] = { "UMOUNT", op_umount, "su" },
 };
 
 /* One op of the plan, located inside the PLAN payload. */

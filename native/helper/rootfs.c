@@ -71,6 +71,37 @@ op_move_root (struct ctx *c, struct args *a, struct herr *err)
   return refresh_rootfs_fd (c, err);
 }
 
+/* CHROOT: for a container sharing the host's mount namespace. pivot_root would swap the root of every host
+ * process, and MS_MOVE would move the rootfs over the host's "/"; a chroot changes this process only. */
+int
+op_chroot (struct ctx *c, struct args *a, struct herr *err)
+{
+  (void) a;
+  if (c->rootfs_fd < 0)
+    return herr_set (err, EBADF, "chroot: no rootfs is set (SET_ROOTFS must come first)");
+  if (fchdir (c->rootfs_fd) < 0)
+    return herr_set (err, errno, "chdir to rootfs %s: %s", c->rootfs_path, strerror (errno));
+  if (chroot (".") < 0)
+    return herr_set (err, errno, "chroot %s: %s", c->rootfs_path, strerror (errno));
+  if (chdir ("/") < 0)
+    return herr_set (err, errno, "chdir /: %s", strerror (errno));
+  return refresh_rootfs_fd (c, err);
+}
+
+/* UMOUNT: the runtime lists the mounts to take down (deepest first); one that is already gone is fine. */
+int
+op_umount (struct ctx *c, struct args *a, struct herr *err)
+{
+  (void) c;
+  char *path = NULL;
+  uint32_t flags;
+  if (args_str (a, &path, err) < 0 || args_u32 (a, &flags, err) < 0)
+    return -1;
+  if (umount2 (path, (int) (flags | UMOUNT_NOFOLLOW)) < 0 && errno != EINVAL && errno != ENOENT)
+    return herr_set (err, errno, "umount %s: %s", path, strerror (errno));
+  return 0;
+}
+
 /* Opens path inside the current root (the rootfs fd, "/" after PIVOT_ROOT). Returns 1 when the path does
  * not exist (the op is then skipped), 0 with *fd set, or -1 on error. */
 static int

@@ -98,7 +98,9 @@ enum stasis_op {
   OP_JOIN_KEYRING = 42,
   OP_LOOPBACK_UP = 43,
   OP_USE_CONSOLE_FD = 44,
-  OP_MAX = 45,
+  OP_CHROOT = 45,
+  OP_UMOUNT = 46,
+  OP_MAX = 47,
 };
 
 #endif

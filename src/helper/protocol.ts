@@ -63,6 +63,8 @@ export const Op = {
   JOIN_KEYRING: 42,
   LOOPBACK_UP: 43,
   USE_CONSOLE_FD: 44,
+  CHROOT: 45,
+  UMOUNT: 46,
 } as const;
 export type OpName = keyof typeof Op;
 

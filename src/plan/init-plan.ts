@@ -144,8 +144,30 @@ function hostSide(o: InitPlanOptions, usesUserns: boolean): Step[] {
   return steps;
 }
 
+/**
+ * Without a mount namespace the container shares the host's mount table (the OCI spec allows it: a namespace
+ * type left out is inherited). Nothing may change the host's own mounts then: no propagation change on "/",
+ * and a chroot instead of pivot_root. The rootfs is bound onto itself and made private, so every container
+ * mount hangs below one mount stasis owns and can take down on delete.
+ */
+function sharedNsRootfsSteps(o: InitPlanOptions, host: HostFacts, userns: boolean): Step[] {
+  const { spec, rootfs } = o;
+  return [
+    {
+      op: 'MOUNT',
+      args: [str(rootfs), u32(Base.HOST), str(rootfs), str(''), u64(MS.BIND | MS.REC), str(''), u32(TargetKind.EXISTING), u32(0)],
+      what: `bind the root filesystem ${rootfs} onto itself`,
+    },
+    { op: 'PROPAGATION', args: [u32(Base.HOST), str(rootfs), u64(MS.PRIVATE | MS.REC)], what: `make ${rootfs} private` },
+    { op: 'SET_ROOTFS', args: [str(rootfs)], what: `open the root filesystem ${rootfs}` },
+    ...allMountSteps(spec.mounts, { host, bundle: o.bundle, cgroupMounts: o.cgroupMounts }),
+    ...devSetupSteps(spec.mounts, spec.linux?.devices, userns),
+  ];
+}
+
 function rootfsSteps(o: InitPlanOptions, host: HostFacts, userns: boolean): Step[] {
   const { spec, rootfs } = o;
+  if (!hasNamespace(spec.linux?.namespaces ?? [], 'mount')) return sharedNsRootfsSteps(o, host, userns);
   const propName = spec.linux?.rootfsPropagation;
   const rootProp = propName ? propagationFlags(propName)! : DEFAULT_ROOT_PROPAGATION;
   // An unbindable / would forbid the rootfs bind below: start private, apply unbindable after the pivot.
@@ -213,9 +235,6 @@ export function buildInitPlan(o: InitPlanOptions): InitPlan {
   // Without a process the container can still be created (its environment exists); `start` refuses it.
   const p = spec.process ?? NO_PROCESS;
   const nss = spec.linux?.namespaces ?? [];
-  if (!hasNamespace(nss, 'mount')) {
-    throw new PlanError('linux.namespaces', 'a mount namespace (new or joined by path) is required: stasis mounts the rootfs inside it');
-  }
   if (p.terminal && !o.consoleSocket && o.consoleFd === undefined) {
     throw new PlanError('process.terminal', 'a terminal needs a console socket (--console-socket), or run it in the foreground');
   }
@@ -244,9 +263,9 @@ export function buildInitPlan(o: InitPlanOptions): InitPlan {
   steps.push(...rootfsSteps(o, host, usesUserns));
   if (hookSync) steps.push({ op: 'SYNC', args: [str('hooks')], what: 'wait for the runtime hooks' });
   for (const h of hooks.createContainer ?? []) steps.push(hookStep(h, 'createContainer'));
-  steps.push(o.noPivot
-    ? { op: 'MOVE_ROOT', args: [], what: 'move the root filesystem onto / (no pivot_root)' }
-    : { op: 'PIVOT_ROOT', args: [], what: 'pivot into the root filesystem' });
+  if (!hasNamespace(nss, 'mount')) steps.push({ op: 'CHROOT', args: [], what: 'chroot into the root filesystem (shared mount namespace)' });
+  else if (o.noPivot) steps.push({ op: 'MOVE_ROOT', args: [], what: 'move the root filesystem onto / (no pivot_root)' });
+  else steps.push({ op: 'PIVOT_ROOT', args: [], what: 'pivot into the root filesystem' });
   steps.push(...afterPivotSteps(spec));
   if (p.terminal) steps.push(consoleStep(p));
   if (p !== NO_PROCESS) steps.push(...cwdAndLookupSteps(p));

@@ -19,6 +19,7 @@ import { ociState } from './oci-state';
 import { RuntimeError, errnoText } from './errors';
 import { native } from '../native';
 import { faultPoint, mark } from './trace';
+import { hostMountsAt, sharesHostMounts, unmountOwn } from './host-mounts';
 import { closeTerminalSocket, openTerminalSocket, ownTerminalSize, receiveMaster, type TerminalSocket } from './terminal';
 import type { Context } from '../cli/context';
 
@@ -52,6 +53,8 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   mark('spec loaded');
   const listen = listenFds(spec);
   const store = new StateStore(ctx.root);
+  // Shared mount namespace: remember what was mounted at the rootfs before us (see host-mounts.ts).
+  const hostMountBase = sharesHostMounts(spec) ? hostMountsAt(rootfs) : undefined;
   const lock = store.claim(opts.id);
   faultPoint('create:claimed');
   let cgroup: CgroupManager | undefined;
@@ -94,6 +97,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       annotations: spec.annotations,
       spec,
       cgroup: { paths: cgroup.paths(), owned: false },
+      hostMountBase,
     };
     const cg = cgroup;
     launched = await launch(plan.steps, {
@@ -144,6 +148,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   } catch (err) {
     if (term) closeTerminalSocket(term);
     await undoCreate(lock, cgroup, pid, launched);
+    if (hostMountBase !== undefined) await unmountOwn(rootfs, hostMountBase).catch(() => undefined);
     throw asCreateError(err);
   }
 }

@@ -11,6 +11,7 @@ import { ociState } from './oci-state';
 import { isSameProcessAlive } from '../state/proc';
 import { RuntimeError } from './errors';
 import { faultPoint } from './trace';
+import { unmountOwn } from './host-mounts';
 import { StateStore, removeOrphanDir } from '../state/store';
 
 /** Deletes container `id`. */
@@ -49,6 +50,7 @@ export async function destroy(ctx: Context, c: Loaded): Promise<void> {
   if (record.cgroup.owned && (await cg.exists())) await killAll(cg);
   await waitGone(record.pid, record.startTime, 5000);
   faultPoint('delete:killed');
+  if (record.hostMountBase !== undefined) await unmountOwn(record.rootfs, record.hostMountBase);
   if (record.cgroup.owned) {
     try {
       await cg.destroy();

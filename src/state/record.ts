@@ -19,6 +19,11 @@ export interface ContainerRecord {
   /** The config as used at create time: hooks and cgroup settings are needed long after the bundle may be gone. */
   spec: Spec;
   cgroup: CgroupRecord;
+  /**
+   * Only for containers sharing the host's mount namespace: how many mounts were at the rootfs before create;
+   * delete detaches what was stacked above them.
+   */
+  hostMountBase?: number;
   /** Set when the container came from `restore`. */
   restored?: { from: string; at: string };
 }

@@ -105,11 +105,11 @@ test(`${version}: device rules refuse mknod and open of other devices; /dev/null
   const { c } = await startDetached(env, t, { tweak: (s) => addCapability(s, 'CAP_MKNOD') });
   // A node for a device the rules do not allow (char 240:17, a "local use" number no driver claims), made from
   // the host so that only open() is tested; the container's own mknod must fail on its own.
-  const node = path.join(c.rootfs, 'dev', 'local-dev');
+  const node = path.join(c.rootfs, 'tmp', 'local-dev');
   fs.rmSync(node, { force: true });
   const mk = spawn('mknod', [node, 'c', '240', '17']);
   await new Promise((r) => mk.on('exit', r));
-  const probe = 'mknod /tmp/sda b 8 0 2>&1; echo "mknod=$?"; head -c1 /dev/local-dev 2>&1; echo "open=$?"; echo x > /dev/null && echo null=ok';
+  const probe = 'mknod /tmp/sda b 8 0 2>&1; echo "mknod=$?"; head -c1 /tmp/local-dev 2>&1; echo "open=$?"; echo x > /dev/null && echo null=ok';
   const r = await run(env, ['exec', c.id, 'sh', '-c', probe]);
   assert.match(r.stdout, /Operation not permitted\nmknod=1/, show(r));
   assert.match(r.stdout, /local-dev: Operation not permitted\nopen=1/, show(r));

@@ -52,7 +52,15 @@ export function run(env: TestEnv, args: string[], opts: RunOptions = {}): Promis
 
 /** Like TestEnv.startDetached (default `sleep 1000`), with the long timeout and a v1/v2 leak check on cleanup. */
 export async function startDetached(env: TestEnv, t: { after(fn: () => unknown): void }, opts: BundleOptions = {}): Promise<{ c: TestContainer; pid: number }> {
-  const c = env.bundle(t, { args: ['sleep', '1000'], ...opts });
+  // A writable rootfs: the tests talk to their containers through files in it.
+  const c = env.bundle(t, {
+    args: ['sleep', '1000'],
+    ...opts,
+    tweak: (s) => {
+      s.root!.readonly = false;
+      opts.tweak?.(s);
+    },
+  });
   t.after(() => {
     const left = cgroupLeft(c.cgroupsPath);
     if (left.length) throw new Error(`leaked cgroups after delete --force ${c.id}: ${left.join(', ')}`);

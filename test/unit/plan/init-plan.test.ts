@@ -103,7 +103,7 @@ test('a user-namespace spec binds devices instead of mknod, becomes root, and se
   assert.equal(plan.steps.find((x) => x.op === 'SETUSER')!.args[3].v, 0, 'rootless: setgroups denied');
 });
 
-test('namespaces given by path are joined after the host paths are opened, user first; a mount namespace is required', () => {
+test('namespaces given by path are joined after the host paths are opened, user first', () => {
   const spec = typicalSpec();
   spec.linux!.namespaces = [
     { type: 'network', path: '/var/run/netns/n1' }, { type: 'mount' }, { type: 'uts' },
@@ -120,8 +120,6 @@ test('namespaces given by path are joined after the host paths are opened, user 
   assert.equal(plan.steps[2].args[1].v, 0x10000000);
   assert.equal(plan.userns, false, 'a joined user namespace needs no maps');
   assert.ok(ops(plan.steps).includes('SETID'));
-  spec.linux!.namespaces = [{ type: 'uts' }];
-  assert.throws(() => buildInitPlan(initOptions(spec)), /linux.namespaces: a mount namespace \(new or joined by path\) is required/);
   spec.linux!.namespaces = [{ type: 'mount', path: '/proc/42/ns/mnt' }];
   assert.ok(ops(buildInitPlan(initOptions(spec)).steps).includes('PIVOT_ROOT'), 'a joined mount namespace is set up like a new one');
 });
@@ -241,4 +239,16 @@ test('a new network namespace gets its loopback brought up; a joined one is left
   assert.ok(buildInitPlan(initOptions(spec)).steps.some((x) => x.op === 'LOOPBACK_UP'));
   spec.linux!.namespaces = [{ type: 'mount' }, { type: 'network', path: '/var/run/netns/x' }];
   assert.ok(!buildInitPlan(initOptions(spec)).steps.some((x) => x.op === 'LOOPBACK_UP'));
+});
+
+test('without a mount namespace the host mount table is left alone: no propagation change, chroot, a private self-bind', () => {
+  const spec = typicalSpec();
+  spec.linux!.namespaces = [{ type: 'pid' }];
+  const steps = buildInitPlan(initOptions(spec)).steps;
+  const s = ops(steps);
+  assert.ok(!steps.some((x) => x.op === 'PROPAGATION' && x.args[1].v === '/'), 'the host root propagation is not touched');
+  assert.ok(s.includes('CHROOT') && !s.includes('PIVOT_ROOT') && !s.includes('MOVE_ROOT'));
+  const bind = s.indexOf('MOUNT');
+  assert.deepEqual(s.slice(bind, bind + 3), ['MOUNT', 'PROPAGATION', 'SET_ROOTFS']);
+  assert.equal(steps[bind + 1].args[2].v, 0x40000n | 0x4000n, 'the self-bind is made rprivate');
 });

@@ -15,7 +15,7 @@ const SIGNATURES: Record<string, string> = {
   CONSOLE: 'u32 u32', READY: '', WAIT_START: '', SETRLIMIT: 'u32 u64 u64', PERSONALITY: 'u32', UMASK: 'u32',
   NO_NEW_PRIVS: '', KEEPCAPS: 'u32', SETUSER: 'u32 u32 strlist u32', CAPS: 'u64 u64 u64 u64 u64', CHDIR: 'str',
   LOOKUP_EXEC: 'str str', FDMAP: 'strlist', CLOSE_FDS: 'u32', EXEC: 'strlist strlist', SETSID: '',
-  BIND_DEVICE: 'str str', MKDIR: 'u32 str u32', JOIN_KEYRING: 'str', LOOPBACK_UP: '', USE_CONSOLE_FD: 'u32',
+  BIND_DEVICE: 'str str', MKDIR: 'u32 str u32', JOIN_KEYRING: 'str', LOOPBACK_UP: '', USE_CONSOLE_FD: 'u32', CHROOT: '', UMOUNT: 'str u32',
 };
 
 function check(steps: readonly Step[]): void {

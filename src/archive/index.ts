@@ -1,0 +1,9 @@
+/** Portable checkpoints: the manifest, integrity checks, and Podman/CRI-O style archives. */
+export * from './errors';
+export * from './host-info';
+export * from './manifest';
+export * from './layout';
+export * from './compress';
+export * from './export';
+export * from './import';
+export { formatBytes } from './progress';
