@@ -34,6 +34,8 @@ export interface CheckpointMeta {
    * `pageServer` (ADDR:PORT as given to checkpoint) until a restore has pulled every page.
    */
   lazyPages?: { pageServer: string };
+  /** The container joined its network namespace by path; it was left out of the dump (checkpoint-netns.ts). */
+  externalNetns?: boolean;
 }
 
 /** Writes the note. */

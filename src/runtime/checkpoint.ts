@@ -26,6 +26,7 @@ import { writeCheckpointMeta, type CheckpointMeta } from './checkpoint-meta';
 import { criuUserError, lazyPagesObstacle, realLazyPagesHost, requireFeatures, resolveCriu } from './checkpoint-criu';
 import { checkpointTimings, formatCheckpointStats, saveStats, type CheckpointTimings } from './checkpoint-stats';
 import { resolveInRoot } from './checkpoint-rootfs';
+import { dumpExternalNetns } from './checkpoint-netns';
 
 /** Options of `checkpoint`: the CRIU flags plus stasis's own. */
 export interface CheckpointOptions extends CheckpointFlags {
@@ -96,6 +97,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     const extMnt = dumpExternalMounts(record.spec, mounts, (dest) => resolveInRoot(record.rootfs, dest));
     const stdio = readStdio(record.pid);
     const externalStdio = hostFileStdio(stdio, new Set(mounts.map((m) => m.id)));
+    const externalNetns = dumpExternalNetns(record.spec, record.pid);
     for (const m of extMnt) ctx.log.debug(`checkpoint: external mount ${m.key} as ${m.val} (${m.reason})`);
     for (const e of externalStdio) ctx.log.debug(`checkpoint: stdio fd ${e.fd} is a host file, external as ${e.key}`);
 
@@ -123,6 +125,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       externalStdio,
       externalMounts: extMnt,
       terminal: !!record.spec.process?.terminal,
+      ...(externalNetns ? { externalNetns: true } : {}),
       ...(opts.lazyPages ? { lazyPages: { pageServer: opts.pageServer ?? '' } } : {}),
     };
     /** What restore reads besides CRIU's images; with lazy pages, needed while this dump still serves pages. */
@@ -140,7 +143,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
           pid: record.pid,
           root: record.rootfs,
           extMnt: extMnt.map(({ key, val }) => ({ key, val })),
-          external: externalStdio.map((e) => e.key),
+          external: [...externalStdio.map((e) => e.key), ...(externalNetns ? [externalNetns] : [])],
           manageCgroups: true,
           ...(freezer ? { freezeCgroup: freezer } : {}),
           ...(record.spec.process?.terminal ? { orphanPtsMaster: true } : {}),

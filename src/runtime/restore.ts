@@ -35,6 +35,7 @@ import { restoreExternalMounts } from './checkpoint-mounts';
 import { inheritHostFiles, inheritStdio, readDescriptorsFile } from './descriptors';
 import { readCheckpointMeta, type CheckpointMeta } from './checkpoint-meta';
 import { criuUserError, lazyPagesObstacle, realLazyPagesHost, requireFeatures, resolveCriu } from './checkpoint-criu';
+import { EXTERNAL_NETNS_KEY, openRestoreNetns } from './checkpoint-netns';
 import { lazyPageSource, startLazyDaemon, type LazyDaemon } from './restore-lazy';
 import { formatRestoreStats, restoreTimings, saveStats, type RestoreTimings } from './checkpoint-stats';
 import { HELPER_FIRST_EXTRA_FD, cgroupRoots, criuLauncherSteps, restoreCriuOpts } from './restore-prepare';
@@ -104,6 +105,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
   let cgroup: CgroupManager | undefined;
   let pid: number | undefined;
   let lazyDaemon: LazyDaemon | undefined;
+  let netnsFd: number | undefined;
   try {
     cgroup = newContainerCgroup(spec, opts.id);
     const record: ContainerRecord = {
@@ -134,6 +136,11 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       key: e.key,
       fd: stdioBase + e.fd,
     }));
+    // The external network namespace goes to CRIU right after our stdio.
+    if (meta?.externalNetns) {
+      netnsFd = openRestoreNetns(spec);
+      inherit.push({ key: EXTERNAL_NETNS_KEY, fd: stdioBase + 3 });
+    }
     const extraOpts = restoreCriuOpts({
       rootfs,
       extMnt: restoreExternalMounts({ spec, bundle, cgroupPaths: cg.paths() }),
@@ -148,7 +155,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     const start = async (socketFd: number, stderr: number | StdioNull): Promise<StartedCriu> => {
       const launched = await launch(criuLauncherSteps(rootfs, cgroupYard, criuPath, env), {
         stdio: ['ignore', 'ignore', stderr],
-        extraFds: [socketFd, 0, 1, 2],
+        extraFds: [socketFd, 0, 1, 2, ...(netnsFd !== undefined ? [netnsFd] : [])],
         onLog: ctx.log.debugEnabled ? (line) => ctx.log.debug(`helper: ${line}`) : undefined,
       });
       return { pid: launched.helper.pid!, exited: launched.helperExit.then((code) => ({ code, signal: null })) };
@@ -206,6 +213,8 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     lazyDaemon?.stop();
     await undoRestore(lock, cgroup, pid);
     throw err;
+  } finally {
+    if (netnsFd !== undefined) fs.closeSync(netnsFd);
   }
 }
 

@@ -65,16 +65,6 @@ test('--pre-dump and --parent-path are refused: no soft-dirty tracking', { skip 
   await assertStillRunning(w, id);
 });
 
-test('--lazy-pages is refused with what is missing', { skip }, async (t) => {
-  const w = new World();
-  t.after(() => w.cleanup());
-  const id = await running(w, 'lazy');
-  const r = w.stasis(['checkpoint', '--lazy-pages', '--image-path', w.images('images'), id]);
-  assert.equal(r.status, 1);
-  assert.match(r.stderr, /^stasis: lazy-pages: .*(pipe-max-size|userfaultfd|daemon)/);
-  await assertStillRunning(w, id);
-});
-
 test('restore from a corrupt or missing image fails cleanly and leaves nothing behind', { skip }, async (t) => {
   const w = new World();
   t.after(() => w.cleanup());

@@ -1,0 +1,54 @@
+/**
+ * A network namespace the container joined by path (`linux.namespaces: [{type: network, path}]`) belongs
+ * to someone else (an engine, a CNI plugin, a test): its interfaces, addresses and routes are not the
+ * container's to save. CRIU is told it is external at dump (`net[<inode>]:<key>`), so nothing of it is
+ * dumped, and at restore it gets the namespace named by the restore bundle's spec as that key
+ * (inherit_fd). Connections (with --tcp-established) are still dumped and restored into it: that is how an
+ * established TCP connection to a peer outside the container survives.
+ */
+import * as fs from 'node:fs';
+import type { Spec } from '../spec/types';
+import { RuntimeError, errnoText } from './errors';
+
+/** The inherit_fd key of the external network namespace (runc's name, so runc images restore too). */
+export const EXTERNAL_NETNS_KEY = 'extRootNetNS';
+
+/** The network namespace path of a spec, or undefined when the container makes its own (or has none). Pure. */
+export function joinedNetnsPath(spec: Spec): string | undefined {
+  const ns = spec.linux?.namespaces?.find((n) => n.type === 'network');
+  return ns?.path ? ns.path : undefined;
+}
+
+/** CRIU's `external` entry for a joined namespace of inode `ino`. Pure. */
+export function externalNetnsEntry(ino: number): string {
+  return `net[${ino}]:${EXTERNAL_NETNS_KEY}`;
+}
+
+/** The dump's `external` entry when the container's netns was joined by path, else undefined. */
+export function dumpExternalNetns(spec: Spec, pid: number): string | undefined {
+  if (!joinedNetnsPath(spec)) return undefined;
+  try {
+    return externalNetnsEntry(fs.statSync(`/proc/${pid}/ns/net`).ino);
+  } catch (err) {
+    throw new RuntimeError('bad-state', `cannot read /proc/${pid}/ns/net: ${errnoText(err)} (did the container exit?)`);
+  }
+}
+
+/**
+ * Opens the network namespace a restore puts an external-netns checkpoint into: the restore bundle's path.
+ * Throws naming the field when the bundle gives none.
+ */
+export function openRestoreNetns(spec: Spec): number {
+  const p = joinedNetnsPath(spec);
+  if (!p) {
+    throw new RuntimeError(
+      'invalid-spec',
+      'restore: the checkpoint joined an existing network namespace: linux.namespaces needs a network entry with a path',
+    );
+  }
+  try {
+    return fs.openSync(p, 'r');
+  } catch (err) {
+    throw new RuntimeError('invalid-spec', `restore: linux.namespaces network path ${p}: ${errnoText(err)}`);
+  }
+}
