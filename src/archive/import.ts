@@ -27,6 +27,8 @@ import { memberPath, splitParent } from './member-path';
 import { Progress, type ProgressSink } from './progress';
 import { ByteReader, readTar } from './tar-reader';
 
+/** Bytes gathered before one write to an image file. */
+const WRITE_BATCH = 4 << 20;
 /** Largest manifest accepted (it is parsed in memory). */
 const MAX_MANIFEST_BYTES = 64 << 20;
 
@@ -176,10 +178,20 @@ export async function importCheckpoint(file: string, dir: string, opts: ImportOp
       const hash = createHash('sha256');
       const fh = await openNew(dir, rel, 0o600);
       try {
+        // Pipes deliver 64 KiB chunks: gather them into ~4 MiB writes (one thread-pool round trip each).
+        let batch: Buffer[] = [];
+        let batched = 0;
         for await (const chunk of body) {
           hash.update(chunk);
-          await fh.write(chunk);
+          batch.push(chunk);
+          batched += chunk.length;
+          if (batched >= WRITE_BATCH) {
+            await writeAll(fh, batch, batched);
+            batch = [];
+            batched = 0;
+          }
         }
+        if (batched) await writeAll(fh, batch, batched);
         await fh.chmod(h.mode & 0o777);
       } finally {
         await fh.close();
@@ -201,6 +213,17 @@ export async function importCheckpoint(file: string, dir: string, opts: ImportOp
     progress.done();
   }
   return { manifest: manifest!, compression, warnings };
+}
+
+/** Writes every byte of `bufs` (writev may write less than asked; the rest is written again). */
+async function writeAll(fh: fs.promises.FileHandle, bufs: Buffer[], total: number): Promise<void> {
+  const { bytesWritten } = await fh.writev(bufs);
+  if (bytesWritten === total) return;
+  let rest = Buffer.concat(bufs).subarray(bytesWritten);
+  while (rest.length) {
+    const r = await fh.write(rest);
+    rest = rest.subarray(r.bytesWritten);
+  }
 }
 
 /**

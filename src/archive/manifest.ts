@@ -4,6 +4,7 @@
  * touches the checkpoint, so a damaged, truncated, tampered or foreign checkpoint is refused with one line
  * naming the file or the mismatch.
  */
+import { STASIS_VERSION } from '../version';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ArchiveError, errnoCode, errnoText } from './errors';
@@ -13,7 +14,6 @@ import { compareVersions, readHostInfo, type HostInfo } from './host-info';
 /** File name of the manifest, at the top of the checkpoint directory. */
 export const MANIFEST_FILE = 'stasis-manifest.json';
 /** stasis's version when the caller does not say (keep in step with src/cli/main.ts). */
-export const DEFAULT_STASIS_VERSION = '0.1.0';
 
 /** One file of the checkpoint. */
 export interface ManifestFile {
@@ -109,7 +109,7 @@ export async function createManifest(dir: string, opts: ManifestOptions = {}): P
   }
   return {
     version: 1,
-    stasisVersion: opts.stasisVersion ?? DEFAULT_STASIS_VERSION,
+    stasisVersion: opts.stasisVersion ?? STASIS_VERSION,
     createdAt: (opts.now ?? new Date()).toISOString(),
     criuVersion: host.criuVersion,
     kernel: host.kernel,

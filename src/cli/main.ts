@@ -9,7 +9,7 @@ import { Logger, type LogFormat } from './log';
 import { RuntimeError } from '../runtime/errors';
 import { mark } from '../runtime/trace';
 
-const VERSION = '0.1.0';
+import { STASIS_VERSION as VERSION } from '../version';
 const SPEC_VERSION = '1.2.1';
 
 /**

@@ -48,6 +48,25 @@ function userXattrs(file: string): string {
   ]).trim();
 }
 
+/** user.* xattrs of every non-symlink under root, by relative path, in one python3 run (empty without it). */
+function treeXattrs(root: string): Map<string, string> {
+  if (!hasPython) return new Map();
+  const script = `
+import json, os, sys
+root = sys.argv[1]
+out = {}
+for d, dirs, files in os.walk(root):
+    for n in dirs + files:
+        p = os.path.join(d, n)
+        if os.path.islink(p):
+            continue
+        names = sorted(x for x in os.listxattr(p, follow_symlinks=False) if x.startswith("user."))
+        out[os.path.relpath(p, root)] = ";".join(x + "=" + os.getxattr(p, x, follow_symlinks=False).decode() for x in names)
+print(json.dumps(out))
+`;
+  return new Map(Object.entries(JSON.parse(sh('python3', ['-c', script, root])) as Record<string, string>));
+}
+
 /** A busybox base rootfs (scripts/make-bundle.sh) with extra content to change, in a fresh temp dir. */
 function makeBase(t: { after(fn: () => void): void }): { tmp: string; base: string } {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stasis-rootfs-it-'));
@@ -119,6 +138,7 @@ const EXCLUSIONS = diffExclusions({ mounts: [{ destination: '/etc/resolv.conf' }
 function describe(root: string): Map<string, string> {
   const out = new Map<string, string>();
   const inodes = new Map<string, string>();
+  const xattrs = treeXattrs(root);
   const walk = (rel: string) => {
     for (const name of fs.readdirSync(path.join(root, rel)).sort()) {
       const r = rel ? `${rel}/${name}` : name;
@@ -137,7 +157,7 @@ function describe(root: string): Map<string, string> {
       }
       if (st.isSymbolicLink()) what += ` -> ${fs.readlinkSync(abs)}`;
       if (st.isCharacterDevice() || st.isBlockDevice()) what += ` rdev=${st.rdev}`;
-      if (!st.isSymbolicLink()) what += ` xattrs=${userXattrs(abs)}`;
+      if (!st.isSymbolicLink()) what += ` xattrs=${xattrs.get(r) ?? ''}`;
       out.set(r, what);
       if (st.isDirectory()) walk(r);
     }

@@ -47,7 +47,7 @@ test('checkpoint → export → (checkpointctl show) → import → restore', { 
     assert.match(r.stdout, /stasis/);
     assert.match(r.stdout, /CHKPT SIZE/i);
   } else {
-    t.diagnostic('checkpointctl not installed (test/integration/archive/install-checkpointctl.sh): show not checked');
+    t.diagnostic('checkpointctl not installed (scripts/install-checkpointctl.sh): show not checked');
   }
 
   fs.rmSync(dir, { recursive: true }); // the archive is all that travels

@@ -71,7 +71,9 @@ test('create, apply, addProcess, freeze/thaw, update, stats and destroy', { skip
   assert.equal(s.pids.current, 1);
   assert.equal(s.pids.limit, 10);
   assert.equal(s.memory.usage.limit, 64 << 20);
-  assert.ok(s.memory.usage.usage > 0);
+  // v2 never moves charges: a process moved in after it started may be charged elsewhere, so compare with
+  // the file rather than expect a positive number.
+  assert.equal(s.memory.usage.usage, Number(readTrim(path.join(dir, 'memory.current'))));
   assert.equal(await m.oomKillCount(), 0);
 
   await assert.rejects(m.destroy(), /device or resource busy \(1 processes still inside\)/);
@@ -122,10 +124,10 @@ test('device rules: the eBPF program refuses mknod and open of other devices, /d
   };
   const out = await runProbe();
   assert.match(out, /Operation not permitted\nmknod=1/);
-  assert.match(out, /local: Operation not permitted\nopen=1/);
+  assert.match(out, /local.*Operation not permitted\nopen=1/);
   assert.match(out, /null=ok/);
   await m.update({ devices: [...rules, { allow: true, type: 'c', major: 240, minor: 17, access: 'rw' }] });
   const out2 = await runProbe();
-  assert.match(out2, /local: No such device or address\nopen=1/, 'now allowed: the open reaches the missing driver');
+  assert.match(out2, /local.*No such device or address\nopen=1/, 'now allowed: the open reaches the missing driver');
   assert.match(out2, /mknod=1/);
 });

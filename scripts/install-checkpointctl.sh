@@ -6,7 +6,7 @@
 # binary runs through trixie's own loader. apt runs with a private configuration, lists and cache: the
 # system's apt sources, dpkg database and libc are not touched.
 #
-# Usage (root): test/integration/archive/install-checkpointctl.sh
+# Usage (root): scripts/install-checkpointctl.sh
 #   STASIS_CHECKPOINTCTL_PREFIX  where to install (default /usr/local/lib/stasis/checkpointctl)
 set -euo pipefail
 PREFIX=${STASIS_CHECKPOINTCTL_PREFIX:-/usr/local/lib/stasis/checkpointctl}
