@@ -160,7 +160,7 @@ function sharedNsRootfsSteps(o: InitPlanOptions, host: HostFacts, userns: boolea
     },
     { op: 'PROPAGATION', args: [u32(Base.HOST), str(rootfs), u64(MS.PRIVATE | MS.REC)], what: `make ${rootfs} private` },
     { op: 'SET_ROOTFS', args: [str(rootfs)], what: `open the root filesystem ${rootfs}` },
-    ...allMountSteps(spec.mounts, { host, bundle: o.bundle, cgroupMounts: o.cgroupMounts }),
+    ...allMountSteps(spec.mounts, { host, bundle: o.bundle, cgroupMounts: o.cgroupMounts, cgroupNs: hasNamespace(spec.linux?.namespaces ?? [], 'cgroup') }),
     ...devSetupSteps(spec.mounts, spec.linux?.devices, userns),
   ];
 }
@@ -190,7 +190,7 @@ function rootfsSteps(o: InitPlanOptions, host: HostFacts, userns: boolean): Step
       what: `bind the root filesystem ${rootfs} onto itself`,
     },
     { op: 'SET_ROOTFS', args: [str(rootfs)], what: `open the root filesystem ${rootfs}` },
-    ...allMountSteps(spec.mounts, { host, bundle: o.bundle, cgroupMounts: o.cgroupMounts }),
+    ...allMountSteps(spec.mounts, { host, bundle: o.bundle, cgroupMounts: o.cgroupMounts, cgroupNs: hasNamespace(spec.linux?.namespaces ?? [], 'cgroup') }),
     ...devSetupSteps(spec.mounts, spec.linux?.devices, userns),
   );
   return steps;

@@ -10,9 +10,12 @@ import { PlanError } from './errors';
 import type { HostFacts } from './host';
 import { MS, parseMountOptions, propagationName, type ParsedMountOptions } from './mount-options';
 
-/** One v1 controller's cgroup directory on the host (e.g. `cpu` → /sys/fs/cgroup/cpu/stasis/abc). */
+/**
+ * The container's cgroup directory on the host: one per v1 hierarchy (e.g. `cpu` → /sys/fs/cgroup/cpu/stasis/abc),
+ * or a single entry with controller '' on a cgroup v2 host.
+ */
 export interface CgroupMount {
-  /** hierarchy directory name under /sys/fs/cgroup, e.g. `memory` or `cpu,cpuacct` */
+  /** hierarchy directory name under /sys/fs/cgroup, e.g. `memory` or `cpu,cpuacct`; '' for cgroup v2 */
   controller: string;
   hostPath: string;
 }
@@ -22,8 +25,10 @@ export interface MountContext {
   host: HostFacts;
   /** bundle directory: relative bind sources are taken relative to it */
   bundle?: string;
-  /** container cgroup dirs per v1 controller, for `cgroup` mounts */
+  /** container cgroup dirs per v1 controller (or the one v2 dir), for `cgroup` mounts */
   cgroupMounts?: readonly CgroupMount[];
+  /** the container has its own cgroup namespace (set up before the mounts) */
+  cgroupNs?: boolean;
 }
 
 /**
@@ -122,13 +127,35 @@ function bindSteps(m: Mount, dest: string, opts: ParsedMountOptions, field: stri
   return steps;
 }
 
-function cgroupV1Steps(dest: string, opts: ParsedMountOptions, field: string, ctx: MountContext): Step[] {
+/**
+ * cgroup v2: with its own cgroup namespace the container gets a fresh cgroup2 mount, whose root is its own
+ * cgroup; without one, a bind of its cgroup directory. Either way only the container's subtree is reachable,
+ * and a read-only option is applied to that mount alone (a remount without MS_BIND would change the host's
+ * cgroup2 superblock for everyone).
+ */
+function cgroupV2Steps(dest: string, opts: ParsedMountOptions, hostPath: string, ctx: MountContext): Step[] {
+  const base = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  if (ctx.cgroupNs) {
+    return [mountStep('cgroup2', dest, 'cgroup2', base | opts.flags, '', TargetKind.DIR, 0, `mount cgroup2 on ${dest}`)];
+  }
+  const steps = [mountStep(hostPath, dest, '', MS.BIND | MS.REC, '', TargetKind.DIR, MountOpt.SOURCE_IS_PATH, `bind cgroup ${hostPath} on ${dest}`)];
+  steps.push(remountStep(dest, MS.BIND | base | opts.flags, `apply mount options to ${dest}`));
+  return steps;
+}
+
+function cgroupSteps(dest: string, opts: ParsedMountOptions, field: string, ctx: MountContext): Step[] {
   if (!ctx.cgroupMounts) {
     throw new PlanError(`${field}.type`, 'a cgroup mount needs the container cgroup directories (none were given)');
   }
+  const v2 = ctx.cgroupMounts.length === 1 && ctx.cgroupMounts[0].controller === '' ? ctx.cgroupMounts[0] : undefined;
+  if (v2) return cgroupV2Steps(dest, opts, v2.hostPath, ctx);
+  return cgroupV1Steps(dest, opts, ctx);
+}
+
+function cgroupV1Steps(dest: string, opts: ParsedMountOptions, ctx: MountContext): Step[] {
   const base = MS.NOSUID | MS.NODEV | MS.NOEXEC;
   const steps: Step[] = [mountStep('tmpfs', dest, 'tmpfs', base, 'mode=755', TargetKind.DIR, 0, `mount cgroup tmpfs on ${dest}`)];
-  for (const cg of ctx.cgroupMounts) {
+  for (const cg of ctx.cgroupMounts!) {
     const sub = `${dest}/${cg.controller}`;
     steps.push(mountStep(cg.hostPath, sub, '', MS.BIND | MS.REC, '', TargetKind.DIR, MountOpt.SOURCE_IS_PATH, `bind cgroup ${cg.hostPath} on ${sub}`));
     if (opts.flags !== 0) steps.push(remountStep(sub, MS.BIND | opts.flags, `apply mount options to ${sub}`));
@@ -160,7 +187,7 @@ export function mountSteps(m: Mount, index: number, ctx: MountContext): Step[] {
   } else if (opts.remount) {
     steps = [remountStep(dest, opts.flags, `remount ${dest}`)];
   } else if (m.type === 'cgroup') {
-    steps = cgroupV1Steps(dest, opts, field, ctx);
+    steps = cgroupSteps(dest, opts, field, ctx);
   } else {
     if (!m.type) throw new PlanError(`${field}.type`, 'required unless the options include bind or rbind');
     const source = m.source || m.type;

@@ -69,15 +69,12 @@ export function resourcesForCreate(spec: Spec): LinuxResources {
 }
 
 /**
- * Mount sources for `cgroup` mounts inside the container: controller → host directory of its cgroup.
- *
- * v2: the plan's cgroup mount is a tmpfs with one bind per entry, then a read-only remount of the tmpfs. A v2
- * entry named '' would be bound over the tmpfs itself, and that remount (no MS_BIND) would then make the
- * HOST's cgroup2 superblock read-only. Until the plan mounts a cgroup2 filesystem of its own for v2, the
- * directory goes to `unified/`, the layout hybrid hosts use, which tools read as cgroup2.
+ * Mount sources for `cgroup` mounts inside the container: controller → host directory of its cgroup; on
+ * cgroup v2 one entry with controller '' (the plan then mounts a fresh cgroup2 in the container's cgroup
+ * namespace, or binds the directory, never remounting the host's cgroup2 superblock).
  */
 export function mountSources(cg: CgroupManager): { controller: string; hostPath: string }[] {
-  return Object.entries(cg.paths()).map(([controller, hostPath]) => ({ controller: controller || 'unified', hostPath }));
+  return Object.entries(cg.paths()).map(([controller, hostPath]) => ({ controller, hostPath }));
 }
 
 /**

@@ -252,3 +252,17 @@ test('without a mount namespace the host mount table is left alone: no propagati
   assert.deepEqual(s.slice(bind, bind + 3), ['MOUNT', 'PROPAGATION', 'SET_ROOTFS']);
   assert.equal(steps[bind + 1].args[2].v, 0x40000n | 0x4000n, 'the self-bind is made rprivate');
 });
+
+test('cgroup v2: a fresh cgroup2 with a cgroup namespace, else a bind with a bind remount — never a remount of the host superblock', () => {
+  const spec = typicalSpec();
+  spec.mounts = [...(spec.mounts ?? []), { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid'] }];
+  const v2 = [{ controller: '', hostPath: '/sys/fs/cgroup/stasis/c1' }];
+  spec.linux!.namespaces = [{ type: 'mount' }, { type: 'cgroup' }];
+  let steps = buildInitPlan({ ...initOptions(spec), cgroupMounts: v2 }).steps.filter((x) => String(x.args[2]?.v ?? '').startsWith('/sys/fs/cgroup') || String(x.args[1]?.v ?? '').startsWith('/sys/fs/cgroup'));
+  assert.deepEqual(steps.map((x) => x.op), ['MOUNT']);
+  assert.equal(steps[0].args[3].v, 'cgroup2');
+  spec.linux!.namespaces = [{ type: 'mount' }];
+  steps = buildInitPlan({ ...initOptions(spec), cgroupMounts: v2 }).steps.filter((x) => x.what.includes('/sys/fs/cgroup'));
+  assert.deepEqual(steps.map((x) => x.op), ['MOUNT', 'REMOUNT']);
+  assert.equal((steps[1].args[2].v as bigint) & 0x1000n, 0x1000n, 'the remount carries MS_BIND');
+});
