@@ -29,35 +29,10 @@ export interface CgroupSetup {
   v2MountRoot?: string;
 }
 
-/** One parsed mountinfo line (only the fields detection needs). */
-export interface MountinfoEntry {
-  root: string;
-  mountpoint: string;
-  fstype: string;
-  superOptions: string[];
-}
+import { parseMountinfo } from '../util/mountinfo';
 
-/** mountinfo escapes space, tab, newline and backslash as \ooo octal. */
-function unescapeOctal(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
-
-/** Parse /proc/<pid>/mountinfo text (proc(5)); malformed lines are skipped. */
-export function parseMountinfo(text: string): MountinfoEntry[] {
-  const out: MountinfoEntry[] = [];
-  for (const line of text.split('\n')) {
-    const fields = line.trim().split(' ');
-    const sep = fields.indexOf('-');
-    if (sep < 6 || fields.length < sep + 4) continue;
-    out.push({
-      root: unescapeOctal(fields[3]),
-      mountpoint: unescapeOctal(fields[4]),
-      fstype: fields[sep + 1],
-      superOptions: fields[sep + 3].split(','),
-    });
-  }
-  return out;
-}
+// The mountinfo parser is shared with the runtime (checkpoint, shared mount namespaces).
+export { parseMountinfo, type MountinfoEntry } from '../util/mountinfo';
 
 function isUnder(path: string, root: string): boolean {
   return path === root || path.startsWith(root.endsWith('/') ? root : root + '/');
