@@ -14,7 +14,7 @@ const RUNNER = [path.join(REPO, '../shared/tools/run-in-cgv2.sh'), '/work/shared
 const skip = process.getuid?.() !== 0 ? 'needs root' : !RUNNER ? 'shared/tools/run-in-cgv2.sh is not available' : false;
 
 test('cgroup v2: the cgroup suites pass inside a real cgroup v2 guest', { skip, timeout: 40 * 60_000 }, (t) => {
-  const env = { ...process.env, CGV2_RUNNER: RUNNER };
+  const env: NodeJS.ProcessEnv = { ...process.env, CGV2_RUNNER: RUNNER };
   delete env.NODE_EXTRA_CA_CERTS;
   const r = spawnSync('bash', [path.join(REPO, 'scripts/cgv2/run-tests.sh')], { encoding: 'utf8', env, timeout: 39 * 60_000 });
   const summary = (r.stdout ?? '').split('\n').filter((l) => /^# (tests|pass|fail)|^not ok|^cgv2:/.test(l));
