@@ -19,7 +19,16 @@ echo "== building a bundle from Debian's busybox-static in $work/bundle"
 # The counter lives in a shell variable (process memory); it is also written to a file so we can watch it.
 bash scripts/make-bundle.sh "$work/bundle" /bin/sh -c \
   'exec </dev/null >/dev/null 2>&1; i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done'
-count() { cat "$work/bundle/rootfs/tmp/count" 2>/dev/null || echo 0; }
+# The shell truncates the file before writing the new value: read again when we catch it empty.
+count() {
+  local v
+  for _ in $(seq 1 50); do
+    v=$(cat "$work/bundle/rootfs/tmp/count" 2>/dev/null || true)
+    [ -n "$v" ] && { echo "$v"; return; }
+    sleep 0.02
+  done
+  echo 0
+}
 
 echo "== stasis run -d $id"
 "$stasis" --root "$root" run -d --bundle "$work/bundle" "$id"
