@@ -54,15 +54,18 @@ op_pivot_root (struct ctx *c, struct args *a, struct herr *err)
   return refresh_rootfs_fd (c, err);
 }
 
-int
-op_move_root (struct ctx *c, struct args *a, struct herr *err)
+/* chroot into the rootfs, first moving it onto "/" when move_first (--no-pivot in a private mount namespace).
+ * Without a mount namespace of its own (CHROOT) neither pivot_root nor MS_MOVE may be used: pivot_root would
+ * swap the root of every host process and MS_MOVE would put the rootfs over the host's "/"; a chroot changes
+ * this process only. */
+static int
+chroot_into_rootfs (struct ctx *c, int move_first, const char *op, struct herr *err)
 {
-  (void) a;
   if (c->rootfs_fd < 0)
-    return herr_set (err, EBADF, "move root: no rootfs is set (SET_ROOTFS must come first)");
+    return herr_set (err, EBADF, "%s: no rootfs is set (SET_ROOTFS must come first)", op);
   if (fchdir (c->rootfs_fd) < 0)
     return herr_set (err, errno, "chdir to rootfs %s: %s", c->rootfs_path, strerror (errno));
-  if (mount (".", "/", NULL, MS_MOVE, NULL) < 0)
+  if (move_first && mount (".", "/", NULL, MS_MOVE, NULL) < 0)
     return herr_set (err, errno, "move %s onto /: %s", c->rootfs_path, strerror (errno));
   if (chroot (".") < 0)
     return herr_set (err, errno, "chroot %s: %s", c->rootfs_path, strerror (errno));
@@ -71,21 +74,20 @@ op_move_root (struct ctx *c, struct args *a, struct herr *err)
   return refresh_rootfs_fd (c, err);
 }
 
-/* CHROOT: for a container sharing the host's mount namespace. pivot_root would swap the root of every host
- * process, and MS_MOVE would move the rootfs over the host's "/"; a chroot changes this process only. */
+/* MOVE_ROOT: --no-pivot. */
+int
+op_move_root (struct ctx *c, struct args *a, struct herr *err)
+{
+  (void) a;
+  return chroot_into_rootfs (c, 1, "move root", err);
+}
+
+/* CHROOT: a container sharing the host's mount namespace. */
 int
 op_chroot (struct ctx *c, struct args *a, struct herr *err)
 {
   (void) a;
-  if (c->rootfs_fd < 0)
-    return herr_set (err, EBADF, "chroot: no rootfs is set (SET_ROOTFS must come first)");
-  if (fchdir (c->rootfs_fd) < 0)
-    return herr_set (err, errno, "chdir to rootfs %s: %s", c->rootfs_path, strerror (errno));
-  if (chroot (".") < 0)
-    return herr_set (err, errno, "chroot %s: %s", c->rootfs_path, strerror (errno));
-  if (chdir ("/") < 0)
-    return herr_set (err, errno, "chdir /: %s", strerror (errno));
-  return refresh_rootfs_fd (c, err);
+  return chroot_into_rootfs (c, 0, "chroot", err);
 }
 
 /* UMOUNT: the runtime lists the mounts to take down (deepest first); one that is already gone is fine. */
