@@ -60,46 +60,10 @@ STAGE="$PREFIX.new.$$"
 cleanup() { rm -rf "$WORK" "$STAGE"; }
 trap cleanup EXIT
 
-# --- private apt: its own config, sources, lists, cache and an empty dpkg status -------------------------
+# A private apt (scripts/lib/private-apt.sh): the system's apt state is never touched.
 A=$WORK/apt
-mkdir -p "$A/etc/apt.conf.d" "$A/etc/preferences.d" "$A/etc/sources.list.d" "$A/etc/trusted.gpg.d" \
-  "$A/lists/partial" "$A/cache/archives/partial" "$A/dpkg"
-: >"$A/dpkg/status"
-cat >"$A/etc/sources.list.d/stasis-criu.sources" <<EOF
-Types: deb
-URIs: $MIRROR
-Suites: $SUITE
-Components: main
-Architectures: amd64
-Signed-By: $KEYRING
-EOF
-cat >"$A/apt.conf" <<EOF
-Dir::Etc "$A/etc";
-Dir::Etc::main "$A/apt.conf";
-Dir::Etc::parts "$A/etc/apt.conf.d";
-Dir::Etc::sourcelist "$A/etc/sources.list";
-Dir::Etc::sourceparts "$A/etc/sources.list.d";
-Dir::Etc::preferences "$A/etc/preferences";
-Dir::Etc::preferencesparts "$A/etc/preferences.d";
-Dir::Etc::trustedparts "$A/etc/trusted.gpg.d";
-Dir::State "$A";
-Dir::State::lists "$A/lists";
-Dir::State::status "$A/dpkg/status";
-Dir::Cache "$A/cache";
-Dir::Cache::archives "$A/cache/archives";
-APT::Architecture "amd64";
-APT::Architectures { "amd64"; };
-Acquire::Languages "none";
-// The mirror may serve a dated snapshot of sid whose Release is past Valid-Until; signatures still count.
-Acquire::Check-Valid-Until "false";
-Acquire::IndexTargets::deb::DEP-11 { DefaultEnabled "false"; };
-Acquire::IndexTargets::deb::DEP-11-icons { DefaultEnabled "false"; };
-Acquire::IndexTargets::deb::DEP-11-icons-small { DefaultEnabled "false"; };
-Acquire::IndexTargets::deb::Contents-deb { DefaultEnabled "false"; };
-Debug::NoLocking "true";
-APT::Sandbox::User "root";
-EOF
-export APT_CONFIG=$A/apt.conf
+. "$(dirname "$0")/lib/private-apt.sh"
+private_apt "$A" "$SUITE" "$MIRROR" "$KEYRING"
 
 log "fetching the $SUITE package lists (private apt state in $A)"
 apt-get update -qq >"$WORK/update.log" 2>&1 || { cat "$WORK/update.log" >&2; die "apt-get update for $SUITE failed"; }
