@@ -6,23 +6,12 @@
 # makes a bundle rootfs. Output is deterministic (fixed mtimes, sorted names) so digests are stable between runs.
 set -euo pipefail
 out=${1:?usage: make-images.sh OUTDIR}
-busybox=/bin/busybox
-[ -x "$busybox" ] || { echo "make-images: $busybox missing: apt-get install busybox-static" >&2; exit 1; }
-
 mkdir -p "$out"
 work=$(mktemp -d "$out/.build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 root="$work/rootfs"
-mkdir -p "$root"/{bin,dev,etc,proc,sys,tmp,root,run,var/tmp,www}
-cp "$busybox" "$root/bin/busybox"
-for applet in $("$busybox" --list); do
-  [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
-done
-mkdir -p "$root/usr" && ln -sfn ../bin "$root/usr/bin" && ln -sfn ../bin "$root/sbin" && ln -sfn ../bin "$root/usr/sbin"
-chmod 1777 "$root/tmp" "$root/var/tmp"
-# uid 1000 has a name so `--user tester` can be tested as well as numeric ids.
-printf 'root:x:0:0:root:/root:/bin/sh\ntester:x:1000:1000:tester:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
-printf 'root:x:0:\ntester:x:1000:\nnogroup:x:65534:\n' >"$root/etc/group"
+bash "$(dirname "$0")/../make-rootfs.sh" "$root"
+mkdir -p "$root/www"
 # A page for the port-publish test: the host fetches it through the published port.
 echo 'hello from busybox httpd' >"$root/www/index.html"
 
