@@ -2,7 +2,7 @@
  * bench/checkpoint: checkpoint and restore with stasis and with runc on the same machine, interleaved in one
  * run (each round does every runtime once, alternating which goes first, so drift hits both alike).
  *
- *   node dist/bench/checkpoint.js [rounds] [--no-lazy]
+ *   node dist/bench/checkpoint.js [rounds] [--no-lazy] [--raw]
  *
  * Containers: "tiny" (a busybox shell loop) and "1g" (a static C program that mallocs and touches 1 GiB).
  * Measured: checkpoint and restore -d wall time, image size, and CRIU's own phases from the stats files both
@@ -25,6 +25,8 @@ const repo = path.resolve(__dirname, '..', '..');
 const args = process.argv.slice(2);
 const rounds = Number(args.find((a) => /^\d+$/.test(a)) ?? 5);
 const withLazy = !args.includes('--no-lazy');
+/** --raw: also print every sample (JSON), to see the spread behind the medians. */
+const raw = args.includes('--raw');
 const criu = process.env.STASIS_CRIU || DEFAULT_CRIU_PATH;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'stasis-bench-ckpt-'));
 const criuDir = path.join(work, 'criu-bin');
@@ -155,18 +157,31 @@ async function lazyCycle(rt: Runtime, round: number): Promise<void> {
   const bundle = await startContainer(rt, '1g', id);
   const images = path.join(work, `img-${id}`);
   const port = 23000 + ((process.pid + round * 2 + (rt.name === 'runc' ? 1 : 0)) % 20000);
+  // The status fd is a real pipe (a fifo): runc refuses Node's socketpairs there.
+  const fifo = path.join(work, `status-${id}`);
+  execFileSync('mkfifo', [fifo]);
+  const readEnd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const writeEnd = fs.openSync(fifo, fs.constants.O_WRONLY);
   const t0 = now();
   const dump = spawn(rt.bin, ['--root', rt.root, 'checkpoint', '--lazy-pages', '--page-server', `127.0.0.1:${port}`, '--status-fd', '3', '--image-path', images, id], {
     env,
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'ignore', 'pipe', writeEnd],
   });
+  fs.closeSync(writeEnd);
   let dumpErr = '';
   dump.stderr!.on('data', (b: Buffer) => (dumpErr += b.toString()));
-  const dumped = new Promise<number | null>((resolve) => dump.once('exit', resolve));
-  const ready = await new Promise<boolean>((resolve) => {
-    dump.stdio[3]!.once('data', () => resolve(true));
-    dump.once('exit', () => resolve(false));
-  });
+  let exited = false;
+  const dumped = new Promise<number | null>((resolve) => dump.once('exit', (code) => ((exited = true), resolve(code))));
+  let ready = false;
+  for (const buf = Buffer.alloc(1); !ready && !exited; ) {
+    try {
+      ready = fs.readSync(readEnd, buf, 0, 1, null) === 1;
+    } catch {
+      /* EAGAIN: not yet */
+    }
+    if (!ready) await new Promise((r) => setTimeout(r, 5));
+  }
+  fs.closeSync(readEnd);
   if (!ready) throw new Error(`${rt.name} lazy checkpoint failed: ${dumpErr}`);
   const dumpReady = now() - t0;
   const r0 = now();
@@ -174,13 +189,22 @@ async function lazyCycle(rt: Runtime, round: number): Promise<void> {
     // runc leaves the daemon to its caller; same work dir as the restore (the image dir by default).
     execFileSync(criu, ['lazy-pages', '--page-server', '--address', '127.0.0.1', '--port', String(port), '-D', images, '-W', images, '-d', '-o', 'lazy-pages.log'], { env });
   }
-  call(rt, ['restore', '-d', '--lazy-pages', '--bundle', bundle, '--image-path', images, id]);
+  // The dumping runtime still holds the original id until every page is served: restore as a new one.
+  const copy = `${id}-r`;
+  try {
+    call(rt, ['restore', '-d', '--lazy-pages', '--bundle', bundle, '--image-path', images, copy]);
+  } catch (err) {
+    dump.kill('SIGKILL');
+    await dumped;
+    throw err;
+  }
   const running = now() - r0;
   const code = await dumped;
   const allPages = now() - r0;
   if (code !== 0) throw new Error(`${rt.name} lazy checkpoint exited ${code}: ${dumpErr}`);
   record(`${rt.name} 1g lazy`, { dumpReady, running, allPages });
-  call(rt, ['delete', '--force', id]);
+  call(rt, ['delete', '--force', copy]);
+  spawnSync(rt.bin, ['--root', rt.root, 'delete', '--force', id], { env, stdio: 'ignore' });
   fs.rmSync(images, { recursive: true, force: true });
 }
 
@@ -190,9 +214,9 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-function report(): void {
+function report(sizes: string[]): void {
   const fmt = (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(v >= 100 ? 0 : 1));
-  for (const size of ['tiny', '1g', '1g lazy']) {
+  for (const size of sizes) {
     const s = samples[`stasis ${size}`];
     const r = samples[`runc ${size}`];
     if (!s && !r) continue;
@@ -215,6 +239,8 @@ async function main(): Promise<void> {
       for (const size of Object.keys(SIZES) as Size[]) for (const rt of order) await cycle(rt, size, round);
       process.stderr.write('.');
     }
+    process.stderr.write('\n');
+    report(['tiny', '1g']);
     if (withLazy) {
       const sysctl = '/proc/sys/fs/pipe-max-size';
       const old = fs.readFileSync(sysctl, 'utf8').trim();
@@ -226,7 +252,6 @@ async function main(): Promise<void> {
               await lazyCycle(rt, round);
             } catch (err) {
               console.log(`\n${rt.name} lazy pages failed: ${(err as Error).message.split('\n')[0]}`);
-              spawnSync(rt.bin, ['--root', rt.root, 'delete', '--force', `lazy-${rt.name}-${round}`], { env, stdio: 'ignore' });
             }
           }
           process.stderr.write('l');
@@ -236,7 +261,8 @@ async function main(): Promise<void> {
       }
     }
     process.stderr.write('\n');
-    report();
+    report(['1g lazy']);
+    if (raw) console.log(JSON.stringify(samples));
   } finally {
     for (const rt of runtimes) {
       for (const id of fs.existsSync(rt.root) ? fs.readdirSync(rt.root) : []) {

@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { statsEntryType, TO_OBJECT } from './proto';
+import { decodeStatsEntry } from './proto';
 
 /** Magic of CRIU's "service" files (stats, irmap cache), which precedes the per-file magic. */
 export const IMG_SERVICE_MAGIC = 0x55105940;
@@ -66,11 +66,7 @@ export function decodeStats(buf: Buffer, name = 'stats'): CriuStats {
   const size = buf.readUInt32LE(off);
   off += 4;
   if (buf.length < off + size) throw new Error(`${name}: entry of ${size} bytes is truncated`);
-  const type = statsEntryType();
-  const raw = type.toObject(type.decode(buf.subarray(off, off + size)), TO_OBJECT) as {
-    dump?: Record<string, number | undefined>;
-    restore?: Record<string, number | undefined>;
-  };
+  const raw = decodeStatsEntry(buf.subarray(off, off + size));
 
   const out: CriuStats = {};
   if (raw.dump) {

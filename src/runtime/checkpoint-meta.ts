@@ -36,6 +36,11 @@ export interface CheckpointMeta {
   lazyPages?: { pageServer: string };
   /** The container joined its network namespace by path; it was left out of the dump (checkpoint-netns.ts). */
   externalNetns?: boolean;
+  /**
+   * The container's own network namespace was pristine and left out of the dump (empty_ns): restore asks
+   * CRIU for an empty one too and brings lo up in it (checkpoint-netns.ts).
+   */
+  pristineNetns?: boolean;
 }
 
 /** Writes the note. */

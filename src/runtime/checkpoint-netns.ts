@@ -5,6 +5,12 @@
  * dumped, and at restore it gets the namespace named by the restore bundle's spec as that key
  * (inherit_fd). Connections (with --tcp-established) are still dumped and restored into it: that is how an
  * established TCP connection to a peer outside the container survives.
+ *
+ * A namespace stasis made itself is usually *pristine*: only `lo`, brought up by stasis at create, and no
+ * process in the container may change it (no CAP_NET_ADMIN in the bounding set). Dumping it costs CRIU a
+ * round of `ip`/`iptables-save`/`nft` at dump and their restore counterparts at restore (~20 ms and ~40-80 ms
+ * here) to save nothing: stasis then asks CRIU for an empty namespace (empty_ns) and brings `lo` up in it
+ * itself. Anything else (interfaces a hook moved in, net.* sysctls of the spec, CAP_NET_ADMIN) is dumped.
  */
 import * as fs from 'node:fs';
 import type { Spec } from '../spec/types';
@@ -50,5 +56,37 @@ export function openRestoreNetns(spec: Spec): number {
     return fs.openSync(p, 'r');
   } catch (err) {
     throw new RuntimeError('invalid-spec', `restore: linux.namespaces network path ${p}: ${errnoText(err)}`);
+  }
+}
+
+/** Interface names of a /proc/<pid>/net/dev listing (pure). */
+export function netDevNames(text: string): string[] {
+  return text
+    .split('\n')
+    .slice(2)
+    .map((l) => l.split(':')[0].trim())
+    .filter(Boolean);
+}
+
+/**
+ * True when the container's own network namespace holds nothing a dump would save beyond what stasis
+ * recreates (lo, up): stasis made it, only lo exists, the spec sets no net.* sysctl, and the container
+ * cannot reconfigure it (CAP_NET_ADMIN is not in its bounding set). Pure given /proc/<pid>/net/dev.
+ */
+export function pristineNetns(spec: Spec, netDev: string): boolean {
+  const ns = spec.linux?.namespaces?.find((n) => n.type === 'network');
+  if (!ns || ns.path) return false;
+  if (Object.keys(spec.linux?.sysctl ?? {}).some((k) => k.startsWith('net.'))) return false;
+  if ((spec.process?.capabilities?.bounding ?? []).includes('CAP_NET_ADMIN')) return false;
+  const names = netDevNames(netDev);
+  return names.length === 1 && names[0] === 'lo';
+}
+
+/** pristineNetns() for a running container; false when its net/dev cannot be read. */
+export function containerNetnsPristine(spec: Spec, pid: number): boolean {
+  try {
+    return pristineNetns(spec, fs.readFileSync(`/proc/${pid}/net/dev`, 'utf8'));
+  } catch {
+    return false;
   }
 }

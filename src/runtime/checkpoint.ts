@@ -13,7 +13,7 @@
  *   without --leave-running the container is gone: remove its cgroup and state like `delete`.
  */
 import * as fs from 'node:fs';
-import { checkpointPlan, runPlan, type CheckpointFlags } from '../criu';
+import { CLONE_NEWNET, checkpointPlan, runPlan, type CheckpointFlags } from '../criu';
 import type { Context } from '../cli/context';
 import { loadContainer } from './container';
 import { requireStatus } from './lifecycle';
@@ -26,7 +26,7 @@ import { writeCheckpointMeta, type CheckpointMeta } from './checkpoint-meta';
 import { criuUserError, lazyPagesObstacle, realLazyPagesHost, requireFeatures, resolveCriu } from './checkpoint-criu';
 import { checkpointTimings, formatCheckpointStats, saveStats, type CheckpointTimings } from './checkpoint-stats';
 import { resolveInRoot } from './checkpoint-rootfs';
-import { dumpExternalNetns } from './checkpoint-netns';
+import { containerNetnsPristine, dumpExternalNetns } from './checkpoint-netns';
 
 /** Options of `checkpoint`: the CRIU flags plus stasis's own. */
 export interface CheckpointOptions extends CheckpointFlags {
@@ -98,6 +98,8 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     const stdio = readStdio(record.pid);
     const externalStdio = hostFileStdio(stdio, new Set(mounts.map((m) => m.id)));
     const externalNetns = dumpExternalNetns(record.spec, record.pid);
+    // An explicit --empty-ns network is the user's choice; otherwise skip a namespace with nothing to save.
+    const pristine = !(plan.opts.emptyNs && plan.opts.emptyNs & CLONE_NEWNET) && containerNetnsPristine(record.spec, record.pid);
     for (const m of extMnt) ctx.log.debug(`checkpoint: external mount ${m.key} as ${m.val} (${m.reason})`);
     for (const e of externalStdio) ctx.log.debug(`checkpoint: stdio fd ${e.fd} is a host file, external as ${e.key}`);
 
@@ -126,6 +128,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       externalMounts: extMnt,
       terminal: !!record.spec.process?.terminal,
       ...(externalNetns ? { externalNetns: true } : {}),
+      ...(pristine ? { pristineNetns: true } : {}),
       ...(opts.lazyPages ? { lazyPages: { pageServer: opts.pageServer ?? '' } } : {}),
     };
     /** What restore reads besides CRIU's images; with lazy pages, needed while this dump still serves pages. */
@@ -147,6 +150,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
           manageCgroups: true,
           ...(freezer ? { freezeCgroup: freezer } : {}),
           ...(record.spec.process?.terminal ? { orphanPtsMaster: true } : {}),
+          ...(pristine ? { emptyNs: (plan.opts.emptyNs ?? 0) | CLONE_NEWNET } : {}),
         },
         // status-ready: the images are written and CRIU now serves the memory pages; a restore may start.
         onNotify: (event) => {

@@ -10,8 +10,9 @@ import { Base, TargetKind, str, strlist, u32, u64, type Step } from '../helper/p
 import { MS } from '../plan/mount-options';
 import type { CgroupRoot, CriuOpts, ExtMountMap, InheritFd } from '../criu/types';
 
-/** CLONE_NEWNS, from sched.h. */
+/** CLONE_NEWNS and CLONE_NEWNET, from sched.h. */
 const CLONE_NEWNS = 0x00020000;
+const CLONE_NEWNET = 0x40000000;
 /** stasis-helper's first extra fd (docs/protocol.md): the socket CRIU serves its request on. */
 export const HELPER_FIRST_EXTRA_FD = 5;
 
@@ -95,4 +96,17 @@ export function restoreCriuOpts(i: RestoreOptsInput): Partial<CriuOpts> {
   if (i.cgRoot.length > 0) opts.cgRoot = i.cgRoot;
   if (i.terminal) opts.orphanPtsMaster = true;
   return opts;
+}
+
+/**
+ * The helper plan that brings `lo` up in the network namespace of a restored task (a pristine namespace
+ * was restored empty, with lo down; create had brought it up). Run at CRIU's setup-namespaces, before any
+ * socket is restored into it.
+ */
+export function loopbackUpSteps(pid: number): Step[] {
+  return [
+    { op: 'SETNS', args: [str(`/proc/${pid}/ns/net`), u32(CLONE_NEWNET)], what: `join the network namespace of restored task ${pid}` },
+    { op: 'LOOPBACK_UP', args: [], what: 'bring up the loopback interface of the restored container' },
+    { op: 'READY', args: [], what: 'report the loopback up' },
+  ];
 }

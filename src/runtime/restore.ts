@@ -18,7 +18,7 @@
 import type { StdioNull } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { restorePlan, runPlan, type RestoreFlags, type StartedCriu } from '../criu';
+import { CLONE_NEWNET, restorePlan, runPlan, type RestoreFlags, type StartedCriu } from '../criu';
 import type { Context } from '../cli/context';
 import { loadBundleSpec } from '../spec/load';
 import { StateStore, validateId, writeFileAtomic, type LockedContainerDir } from '../state/store';
@@ -38,7 +38,7 @@ import { criuUserError, lazyPagesObstacle, realLazyPagesHost, requireFeatures, r
 import { EXTERNAL_NETNS_KEY, openRestoreNetns } from './checkpoint-netns';
 import { lazyPageSource, startLazyDaemon, type LazyDaemon } from './restore-lazy';
 import { formatRestoreStats, restoreTimings, saveStats, type RestoreTimings } from './checkpoint-stats';
-import { HELPER_FIRST_EXTRA_FD, cgroupRoots, criuLauncherSteps, restoreCriuOpts } from './restore-prepare';
+import { HELPER_FIRST_EXTRA_FD, cgroupRoots, criuLauncherSteps, loopbackUpSteps, restoreCriuOpts } from './restore-prepare';
 import { checkImagesDir, lsmObstacle, realLsmHost } from './restore-checks';
 import { waitRestored } from './restore-wait';
 
@@ -149,6 +149,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       terminal,
       cgroupYard,
     });
+    if (meta?.pristineNetns) extraOpts.emptyNs = (plan.opts.emptyNs ?? 0) | CLONE_NEWNET;
     const env = Object.entries(process.env)
       .filter(([k, v]) => v !== undefined && !k.startsWith('NODE_'))
       .map(([k, v]) => `${k}=${v}`);
@@ -183,6 +184,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
           return;
         }
         for (const fd of event.fds) fs.closeSync(fd);
+        if (event.script === 'setup-namespaces' && event.pid && meta?.pristineNetns) await loopbackUp(event.pid);
         if (event.script === 'setup-namespaces' && event.pid) {
           const state = ociState(record, 'creating', event.pid);
           await runHooks('prestart', spec.hooks?.prestart, state);
@@ -216,6 +218,13 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
   } finally {
     if (netnsFd !== undefined) fs.closeSync(netnsFd);
   }
+}
+
+/** Brings lo up in the restored task's network namespace (helper: SETNS, LOOPBACK_UP). */
+async function loopbackUp(pid: number): Promise<void> {
+  const launched = await launch(loopbackUpSteps(pid), { stdio: ['ignore', 'ignore', 'inherit'] });
+  const code = await launched.helperExit;
+  if (code !== 0) throw new RuntimeError('system', `restore: bringing up lo of the restored container failed (helper exit ${code})`);
 }
 
 async function thawIfWasRunning(cg: CgroupManager, meta: CheckpointMeta | undefined): Promise<void> {
