@@ -20,6 +20,7 @@ import { requireStatus } from './lifecycle';
 import { openContainerCgroup } from './cgroup';
 import { destroy } from './delete';
 import { RuntimeError, errnoText } from './errors';
+import { faultPoint } from './trace';
 import { dumpExternalMounts, parseMountinfo } from './checkpoint-mounts';
 import { descriptorLinks, hostFileStdio, readStdio, writeDescriptors } from './descriptors';
 import { writeCheckpointMeta, type CheckpointMeta } from './checkpoint-meta';
@@ -117,6 +118,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     if (froze) {
       const f0 = now();
       await cg.freeze();
+      faultPoint('checkpoint:frozen');
       preFreeze = now() - f0;
     }
     const meta: CheckpointMeta = {
@@ -166,6 +168,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     const criuMs = now() - c0;
 
     if (!opts.lazyPages) writeNotes();
+    faultPoint('checkpoint:dumped');
 
     if (opts.leaveRunning || plan.type === 'PRE_DUMP') {
       if (froze) await cg.thaw();

@@ -11,7 +11,7 @@ import { buildInitPlan } from '../plan/init-plan';
 import { launch, HelperStepError, type LaunchResult } from '../helper/launcher';
 import { StateStore, validateId, writeFileAtomic, type LockedContainerDir } from '../state/store';
 import { processStartTime } from '../state/proc';
-import type { ContainerRecord } from '../state/record';
+import { newRecord, type ContainerRecord } from '../state/record';
 import { killAll, mountSources, newContainerCgroup, resourcesForCreate } from './cgroup';
 import type { CgroupManager } from '../cgroups';
 import { runHooks } from './hooks';
@@ -86,19 +86,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       consoleFd: term ? 5 + opts.preserveFds + listen : undefined,
     });
     mark('plan built');
-    const record: ContainerRecord = {
-      version: 1,
-      id: opts.id,
-      pid: 0,
-      bundle,
-      rootfs,
-      created: new Date().toISOString(),
-      owner: '',
-      annotations: spec.annotations,
-      spec,
-      cgroup: { paths: cgroup.paths(), owned: false },
-      hostMountBase,
-    };
+    const record: ContainerRecord = { ...newRecord({ id: opts.id, bundle, rootfs, spec, cgroupPaths: cgroup.paths() }), hostMountBase };
     const cg = cgroup;
     launched = await launch(plan.steps, {
       stdio: ['inherit', 'inherit', 'inherit'],

@@ -23,7 +23,7 @@ import type { Context } from '../cli/context';
 import { loadBundleSpec } from '../spec/load';
 import { StateStore, validateId, writeFileAtomic, type LockedContainerDir } from '../state/store';
 import { processStartTime } from '../state/proc';
-import type { ContainerRecord } from '../state/record';
+import { newRecord, type ContainerRecord } from '../state/record';
 import { launch, HelperStepError } from '../helper/launcher';
 import type { CgroupManager } from '../cgroups';
 import { native } from '../native';
@@ -31,6 +31,7 @@ import { killAll, newContainerCgroup, resourcesForCreate } from './cgroup';
 import { runHooks } from './hooks';
 import { ociState } from './oci-state';
 import { RuntimeError } from './errors';
+import { faultPoint } from './trace';
 import { restoreExternalMounts } from './checkpoint-mounts';
 import { inheritHostFiles, inheritStdio, readDescriptorsFile } from './descriptors';
 import { readCheckpointMeta, type CheckpointMeta } from './checkpoint-meta';
@@ -109,16 +110,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
   try {
     cgroup = newContainerCgroup(spec, opts.id);
     const record: ContainerRecord = {
-      version: 1,
-      id: opts.id,
-      pid: 0,
-      bundle,
-      rootfs,
-      created: new Date().toISOString(),
-      owner: '',
-      annotations: spec.annotations,
-      spec,
-      cgroup: { paths: cgroup.paths(), owned: false },
+      ...newRecord({ id: opts.id, bundle, rootfs, spec, cgroupPaths: cgroup.paths() }),
       restored: { from: plan.imagesDir, at: new Date().toISOString() },
     };
     const made = await cgroup.create();
@@ -126,6 +118,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     lock.write(record); // from here on, delete --force can find and clean it
     const applied = await cgroup.apply(resourcesForCreate(spec));
     for (const w of [...made.warnings, ...applied.warnings]) ctx.log.warn(w);
+    faultPoint('restore:cgroup');
 
     const cg = cgroup;
     const cgroupYard = path.join(lock.dir, 'criu-yard');
@@ -200,6 +193,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     pid = result.pid ?? pid;
     if (!pid) throw new RuntimeError('system', 'restore: criu reported success but no pid');
 
+    faultPoint('restore:restored');
     await thawIfWasRunning(cg, meta);
     record.pid = pid;
     record.startTime = processStartTime(pid);

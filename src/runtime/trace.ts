@@ -17,7 +17,7 @@ export const FAULT_POINTS = [
   'delete:killed', // processes killed, cgroup and state still there
   'delete:cgroup-removed', // cgroup gone, state directory still there
   'checkpoint:frozen', // container frozen by us, CRIU not started
-  'checkpoint:dumped', // CRIU done, container not yet removed
+  'checkpoint:dumped', // images and notes written, container not yet removed
   'restore:cgroup', // cgroup made and limits written, CRIU not started
   'restore:restored', // CRIU done, state not yet written
 ] as const;

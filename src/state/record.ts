@@ -35,3 +35,19 @@ export interface CgroupRecord {
   /** True when stasis made the cgroup; false when it joined an existing one. */
   owned: boolean;
 }
+
+/** A fresh record for a container being created (or restored): no pid yet, cgroup not yet made. */
+export function newRecord(f: { id: string; bundle: string; rootfs: string; spec: Spec; cgroupPaths: Record<string, string> }): ContainerRecord {
+  return {
+    version: 1,
+    id: f.id,
+    pid: 0,
+    bundle: f.bundle,
+    rootfs: f.rootfs,
+    created: new Date().toISOString(),
+    owner: '',
+    annotations: f.spec.annotations,
+    spec: f.spec,
+    cgroup: { paths: f.cgroupPaths, owned: false },
+  };
+}
