@@ -12,18 +12,10 @@ import type { Spec } from '../spec/types';
 import type { ExtMountMap } from '../criu/types';
 import { cleanPath, isBindMount } from '../plan/mounts';
 import { mergedDevices } from '../plan/devices';
+import type { MountinfoEntry } from '../util/mountinfo';
 
-/** One line of /proc/<pid>/mountinfo (the fields the classification needs). */
-export interface MountEntry {
-  id: number;
-  parent: number;
-  /** Path inside the mounted filesystem that is the root of this mount ("/" unless a bind). */
-  root: string;
-  /** Mount point, relative to the process's root. */
-  mountpoint: string;
-  fstype: string;
-  source: string;
-}
+/** One line of /proc/<pid>/mountinfo. */
+export type MountEntry = MountinfoEntry;
 
 /** Why a mount is external (shown with --debug and kept in the checkpoint metadata). */
 export type ExternalReason = 'bind' | 'cgroup' | 'device' | 'masked';
@@ -36,28 +28,8 @@ export interface DumpExternal extends ExtMountMap {
 /** The id every masked file's /dev/null bind gets in the image (restored from the host's /dev/null). */
 export const MASKED_FILE_ID = '/dev/null';
 
-function unescape(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
-/** Parses mountinfo text (proc(5)); malformed lines are skipped. */
-export function parseMountinfo(text: string): MountEntry[] {
-  const out: MountEntry[] = [];
-  for (const line of text.split('\n')) {
-    const f = line.trim().split(' ');
-    const sep = f.indexOf('-');
-    if (sep < 6 || f.length < sep + 3) continue;
-    out.push({
-      id: Number(f[0]),
-      parent: Number(f[1]),
-      root: unescape(f[3]),
-      mountpoint: unescape(f[4]),
-      fstype: f[sep + 1],
-      source: unescape(f[sep + 2]),
-    });
-  }
-  return out;
-}
+// Parsing is shared (src/util/mountinfo.ts); re-exported for the checkpoint code and its tests.
+export { parseMountinfo } from '../util/mountinfo';
 
 function isUnder(p: string, dir: string): boolean {
   return p === dir || p.startsWith(dir === '/' ? '/' : `${dir}/`);
