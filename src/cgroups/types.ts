@@ -149,7 +149,7 @@ export interface HugetlbStats {
   failcnt: number;
 }
 
-/** The `data` object of `runc events --stats` (same JSON keys), minus intel_rdt and network. */
+/** The `data` object of `runc events --stats` (same JSON keys), minus intel_rdt; the runtime adds network_interfaces (src/runtime/net-stats.ts). */
 export interface CgroupStats {
   cpu: { usage: CpuUsageStats; throttling: ThrottlingStats };
   cpuset: { cpus: number[]; mems: number[] };

@@ -8,6 +8,7 @@ import { loadContainer } from './container';
 import { requireStatus } from './lifecycle';
 import { openContainerCgroup } from './cgroup';
 import { RuntimeError } from './errors';
+import { interfaceStats } from './net-stats';
 
 /** Parses a Go-style duration ("5s", "250ms", "1m") into milliseconds. */
 export function parseDuration(s: string): number {
@@ -29,7 +30,7 @@ export async function streamEvents(ctx: Context, id: string, intervalMs: number,
   }
   const cg = openContainerCgroup(record);
   if (statsOnce) {
-    write({ type: 'stats', id, data: await cg.stats() });
+    write({ type: 'stats', id, data: { ...(await cg.stats()), network_interfaces: interfaceStats(record.pid) } });
     return;
   }
   let ooms = await cg.oomKillCount();
@@ -51,7 +52,7 @@ export async function streamEvents(ctx: Context, id: string, intervalMs: number,
     now.lock.release();
     await reportOoms();
     if (Date.now() >= nextStats) {
-      write({ type: 'stats', id, data: await cg.stats() });
+      write({ type: 'stats', id, data: { ...(await cg.stats()), network_interfaces: interfaceStats(record.pid) } });
       nextStats = Date.now() + intervalMs;
     }
     await new Promise((r) => setTimeout(r, poll));

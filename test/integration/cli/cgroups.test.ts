@@ -102,6 +102,9 @@ test('events --stats prints one stats object', { skip }, async (t) => {
   assert.equal(ev.data.memory.usage.limit, 96 * 1024 * 1024);
   assert.equal(ev.data.pids.current, 1);
   assert.equal(ev.data.pids.limit, 20);
+  // The interfaces are the container's own network namespace: a new one has exactly `lo`.
+  assert.deepEqual(ev.data.network_interfaces.map((i: { name: string }) => i.name), ['lo']);
+  assert.equal(typeof ev.data.network_interfaces[0].rx_bytes, 'number');
 });
 
 test('ps lists the container processes (table and json)', { skip }, async (t) => {
