@@ -121,73 +121,16 @@ export interface Device {
   gid?: number;
 }
 
-/** A device cgroup rule. */
-export interface DeviceRule {
-  allow: boolean;
-  type?: string;
-  major?: number;
-  minor?: number;
-  access?: string;
-}
-
-/** A block device reference with a weight. */
-export interface WeightDevice {
-  major: number;
-  minor: number;
-  weight?: number;
-  leafWeight?: number;
-}
-
-/** A block device reference with a rate. */
-export interface ThrottleDevice {
-  major: number;
-  minor: number;
-  rate: number;
-}
-
-/**
- * `linux.resources`. Validated only for shape (objects and arrays where expected); the cgroups code checks
- * and applies the values.
+/*
+ * `linux.resources` and its parts are declared once, by the cgroup library that applies them (the library stays
+ * free of any dependency on the spec package); the spec names them here. Validated only for shape; the cgroups
+ * code checks and applies the values.
  */
-export interface Resources {
-  devices?: DeviceRule[];
-  memory?: {
-    limit?: number;
-    reservation?: number;
-    swap?: number;
-    kernel?: number;
-    kernelTCP?: number;
-    swappiness?: number;
-    disableOOMKiller?: boolean;
-    useHierarchy?: boolean;
-    checkBeforeUpdate?: boolean;
-  };
-  cpu?: {
-    shares?: number;
-    quota?: number;
-    burst?: number;
-    period?: number;
-    realtimeRuntime?: number;
-    realtimePeriod?: number;
-    cpus?: string;
-    mems?: string;
-    idle?: number;
-  };
-  pids?: { limit: number };
-  blockIO?: {
-    weight?: number;
-    leafWeight?: number;
-    weightDevice?: WeightDevice[];
-    throttleReadBpsDevice?: ThrottleDevice[];
-    throttleWriteBpsDevice?: ThrottleDevice[];
-    throttleReadIOPSDevice?: ThrottleDevice[];
-    throttleWriteIOPSDevice?: ThrottleDevice[];
-  };
-  hugepageLimits?: { pageSize: string; limit: number }[];
-  network?: { classID?: number; priorities?: { name: string; priority: number }[] };
-  rdma?: Record<string, { hcaHandles?: number; hcaObjects?: number }>;
-  unified?: Record<string, string>;
-}
+import type { LinuxDeviceCgroup, LinuxResources, LinuxThrottleDevice, LinuxWeightDevice } from '../cgroups/types';
+export type DeviceRule = LinuxDeviceCgroup;
+export type WeightDevice = LinuxWeightDevice;
+export type ThrottleDevice = LinuxThrottleDevice;
+export type Resources = LinuxResources;
 
 /** One argument comparison of a seccomp rule. */
 export interface SeccompArg {
