@@ -197,7 +197,7 @@ export async function importCheckpoint(file: string, dir: string, opts: ImportOp
         await fh.close();
       }
       if (hash.digest('hex') !== want.sha256) throw new ArchiveError('corrupt', `${rel} is corrupt: sha256 differs from the manifest`);
-    });
+    }, { strict: true });
     await source.finished();
     if (!manifest) throw new ArchiveError('corrupt', `${file} is empty: no ${MANIFEST_FILE}`);
     const missing = manifest.files.find((f) => !seen.has(f.path));

@@ -65,7 +65,13 @@ export function comparePaths(a: string, b: string): number {
 }
 
 /**
- * Every regular file under `dir` except the manifest, with its size, sorted. Anything that is not a regular
+ * What CRIU writes into the image directory at every restore (its statistics): never read by a restore, so
+ * a second restore of an unpacked checkpoint must not see it as an extra file.
+ */
+const RESTORE_BYPRODUCTS = ['checkpoint/stats-restore'];
+
+/**
+ * Every regular file under `dir` except the manifest (and restore's by-products), with its size, sorted. Anything that is not a regular
  * file or a directory (symlink, device, fifo, socket) is refused: a checkpoint never needs one.
  */
 export function listCheckpointFiles(dir: string): { path: string; size: number }[] {
@@ -80,7 +86,7 @@ export function listCheckpointFiles(dir: string): { path: string; size: number }
     }
     for (const name of names) {
       const r = rel ? `${rel}/${name}` : name;
-      if (r === MANIFEST_FILE) continue;
+      if (r === MANIFEST_FILE || RESTORE_BYPRODUCTS.includes(r)) continue;
       const st = fs.lstatSync(path.join(dir, r));
       if (st.isDirectory()) walk(r);
       else if (st.isFile()) out.push({ path: r, size: st.size });

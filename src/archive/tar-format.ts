@@ -138,11 +138,13 @@ export interface PendingRecords {
   gid?: number;
   mtime?: number;
   xattrs: Map<string, Buffer>;
+  /** Keys of records that changed nothing (atime, uname, comments…): a strict reader refuses them. */
+  other: string[];
 }
 
 /** A fresh, empty set of pending records. */
 export function noPending(): PendingRecords {
-  return { xattrs: new Map() };
+  return { xattrs: new Map(), other: [] };
 }
 
 const XATTR_KEY = 'SCHILY.xattr.';
@@ -184,9 +186,11 @@ function applyPaxRecord(key: string, value: Buffer, into: PendingRecords): void 
     const t = Number(text());
     if (!Number.isFinite(t)) throw new ArchiveError('corrupt', 'pax header: bad mtime');
     into.mtime = t;
+    into.other.push(key); // used, but not covered by anything a strict reader checks
   } else if (key.startsWith(XATTR_KEY)) into.xattrs.set(key.slice(XATTR_KEY.length), Buffer.from(value));
   else if (key.startsWith('GNU.sparse.')) throw new ArchiveError('unsafe', 'pax header: sparse members are not supported');
   // Other keys (atime, ctime, uname, gname, charset, comments, LIBARCHIVE.*) change nothing for stasis.
+  else into.other.push(key);
 }
 
 /** Bytes of padding after `size` bytes of content. */

@@ -64,10 +64,15 @@ export class ByteReader {
     return out;
   }
 
-  /** Reads and drops everything left (so a producer writing into a pipe is not left blocked). */
-  async drain(): Promise<void> {
-    this.buf = Buffer.alloc(0);
-    while (await this.fill()) this.buf = Buffer.alloc(0);
+  /**
+   * Reads and drops everything left (so a producer writing into a pipe is not left blocked). With
+   * `zerosOnly`, a byte that is not zero is an error: a strict archive ends with zero blocks and nothing else.
+   */
+  async drain(zerosOnly = false): Promise<void> {
+    do {
+      if (zerosOnly && !this.buf.every((b) => b === 0)) throw new ArchiveError('corrupt', 'archive has data after its end marker');
+      this.buf = Buffer.alloc(0);
+    } while (await this.fill());
   }
 }
 
@@ -77,21 +82,38 @@ export type MemberHandler = (header: TarHeader, body: AsyncIterable<Buffer>) => 
 /**
  * Walks a tar stream. pax (`x`) and GNU long-name records are folded into the member that follows; global
  * pax headers are ignored. Ends at the two-zero-block marker, or at end of input after a block boundary.
+ *
+ * `strict` (checkpoint archives, whose every content byte a manifest covers): every other byte must be
+ * accounted for too, so that any damage is refused: padding and everything after the end marker must be
+ * zero, the end marker must be there, and pax records may only carry what stasis's export writes (path,
+ * linkpath, size, uid, gid); a header's own bytes are covered by its checksum.
  */
-export async function readTar(source: AsyncIterable<Buffer> | ByteReader, onMember: MemberHandler): Promise<void> {
+export async function readTar(source: AsyncIterable<Buffer> | ByteReader, onMember: MemberHandler, opts: { strict?: boolean } = {}): Promise<void> {
   const r = source instanceof ByteReader ? source : new ByteReader(source);
+  const strict = opts.strict === true;
+  const zeroPadding = (pad: Buffer) => {
+    if (strict && !pad.every((b) => b === 0)) throw new ArchiveError('corrupt', 'archive is damaged: padding after a member is not zero');
+  };
   let pending: PendingRecords = noPending();
   for (;;) {
     const block = await r.read(BLOCK);
-    if (block === null) break; // some writers omit the end marker
+    if (block === null) {
+      if (strict) throw new ArchiveError('corrupt', 'archive is truncated: no end marker');
+      break; // some writers omit the end marker
+    }
     const raw = decodeHeader(block, pending);
     if (raw.kind === 'end') break;
     if (raw.kind !== 'member') {
       if (raw.size > MAX_RECORD_BYTES) throw new ArchiveError('corrupt', `tar ${raw.kind} record too large`);
+      if (strict && raw.kind !== 'pax') throw new ArchiveError('corrupt', `archive is damaged: unexpected ${raw.kind} record`);
       const data = (await r.read(raw.size + padding(raw.size))) ?? Buffer.alloc(0);
       if (data.length < raw.size) throw new ArchiveError('corrupt', 'archive is truncated');
       const body = data.subarray(0, raw.size);
+      zeroPadding(data.subarray(raw.size));
       if (raw.kind === 'pax') parsePax(body, pending);
+      if (strict && pending.other.length) {
+        throw new ArchiveError('corrupt', `archive is damaged: unexpected pax record ${JSON.stringify(pending.other[0])}`);
+      }
       else if (raw.kind === 'longname') pending.path = cString(body);
       else if (raw.kind === 'longlink') pending.linkpath = cString(body);
       continue;
@@ -103,9 +125,19 @@ export async function readTar(source: AsyncIterable<Buffer> | ByteReader, onMemb
     // Whatever the handler did not read is skipped, then the padding up to the next block.
     await body.skip();
     const pad = padding(h.size);
-    if (pad && (await r.read(pad)) === null) throw new ArchiveError('corrupt', 'archive is truncated');
+    if (pad) {
+      const bytes = await r.read(pad);
+      if (bytes === null) throw new ArchiveError('corrupt', 'archive is truncated');
+      zeroPadding(bytes);
+    }
   }
-  await r.drain();
+  if (strict) {
+    // The end marker is two zero blocks; the first one ended the loop.
+    const second = await r.read(BLOCK);
+    if (second === null) throw new ArchiveError('corrupt', 'archive is truncated: no end marker');
+    zeroPadding(second);
+  }
+  await r.drain(strict);
 }
 
 /** One member's content: an async iterable of chunks that a consumer's `break` does not close. */

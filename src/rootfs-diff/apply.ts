@@ -123,8 +123,11 @@ interface DirAttrs {
   h: TarHeader;
 }
 
-/** Applies deleted.files (`deletedFiles`) and then the tar `tarFile` to `rootfs`. Root is needed for owners. */
-export async function applyRootfsDiff(rootfs: string, tarFile: string, deletedFiles: readonly string[]): Promise<ApplyResult> {
+/**
+ * Applies deleted.files (`deletedFiles`) and then the tar `tarFile` (none: deletions only, as in a Podman
+ * checkpoint whose container only removed files) to `rootfs`. Root is needed for owners.
+ */
+export async function applyRootfsDiff(rootfs: string, tarFile: string | undefined, deletedFiles: readonly string[]): Promise<ApplyResult> {
   const root = new SafeRoot(rootfs);
   const dirs: DirAttrs[] = [];
   let members = 0;
@@ -132,6 +135,7 @@ export async function applyRootfsDiff(rootfs: string, tarFile: string, deletedFi
     // Check every entry's syntax before deleting anything.
     deletedFiles.forEach(deletedPath);
     const deleted = applyDeletions(root, deletedFiles);
+    if (tarFile === undefined) return { deleted, members: 0 };
     const input = fs.createReadStream(tarFile, { highWaterMark: 1 << 20 });
     try {
       await readTar(input as AsyncIterable<Buffer>, async (h, body) => {
@@ -150,7 +154,7 @@ export async function applyRootfsDiff(rootfs: string, tarFile: string, deletedFi
     return { deleted, members };
   } catch (err) {
     if (err instanceof ArchiveError) throw err;
-    throw new ArchiveError('system', `applying ${tarFile} to ${rootfs} failed: ${errnoText(err)}`);
+    throw new ArchiveError('system', `applying ${tarFile ?? 'deleted.files'} to ${rootfs} failed: ${errnoText(err)}`);
   } finally {
     root.close();
   }

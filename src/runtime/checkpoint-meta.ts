@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ExternalStdio } from './descriptors';
 import type { DumpExternal } from './checkpoint-mounts';
+import type { MountPolicyEntry } from './mount-policy';
+import type { RootfsCapture } from './checkpoint-portable';
 import { RuntimeError, errnoText, isErrno } from './errors';
 
 /** File name in the image directory. */
@@ -41,6 +43,10 @@ export interface CheckpointMeta {
    * CRIU for an empty one too and brings lo up in it (checkpoint-netns.ts).
    */
   pristineNetns?: boolean;
+  /** What became of every mount (mount-policy.ts); restore maps exactly the external ones it lists. */
+  mounts?: MountPolicyEntry[];
+  /** For an exported checkpoint: how the root filesystem's changes were recorded. */
+  rootfs?: RootfsCapture;
 }
 
 /** Writes the note. */

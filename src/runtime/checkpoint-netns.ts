@@ -41,11 +41,11 @@ export function dumpExternalNetns(spec: Spec, pid: number): string | undefined {
 }
 
 /**
- * Opens the network namespace a restore puts an external-netns checkpoint into: the restore bundle's path.
- * Throws naming the field when the bundle gives none.
+ * Opens the network namespace a restore puts an external-netns checkpoint into: `override` (--netns) or the
+ * restore bundle's path. Throws naming the field when neither gives one.
  */
-export function openRestoreNetns(spec: Spec): number {
-  const p = joinedNetnsPath(spec);
+export function openRestoreNetns(spec: Spec, override?: string): number {
+  const p = override ?? joinedNetnsPath(spec);
   if (!p) {
     throw new RuntimeError(
       'invalid-spec',
@@ -55,7 +55,8 @@ export function openRestoreNetns(spec: Spec): number {
   try {
     return fs.openSync(p, 'r');
   } catch (err) {
-    throw new RuntimeError('invalid-spec', `restore: linux.namespaces network path ${p}: ${errnoText(err)}`);
+    const what = override !== undefined ? '--netns' : 'linux.namespaces network path';
+    throw new RuntimeError('invalid-spec', `restore: ${what} ${p}: ${errnoText(err)}`);
   }
 }
 

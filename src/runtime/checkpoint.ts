@@ -28,6 +28,8 @@ import { criuUserError, lazyPagesObstacle, realLazyPagesHost, requireFeatures, r
 import { checkpointTimings, formatCheckpointStats, saveStats, type CheckpointTimings } from './checkpoint-stats';
 import { resolveInRoot } from './checkpoint-rootfs';
 import { containerNetnsPristine, dumpExternalNetns } from './checkpoint-netns';
+import { mountPolicy } from './mount-policy';
+import type { ContainerRecord } from '../state/record';
 
 /** Options of `checkpoint`: the CRIU flags plus stasis's own. */
 export interface CheckpointOptions extends CheckpointFlags {
@@ -36,11 +38,18 @@ export interface CheckpointOptions extends CheckpointFlags {
   printStats?: boolean;
   /** Freeze the cgroup before CRIU does (default true; off only to measure what it saves). */
   preFreeze?: boolean;
+  /**
+   * Runs while the container is frozen, before CRIU (an export captures the rootfs changes there); what it
+   * returns goes into the checkpoint note. If it throws, the container is thawed and nothing was dumped.
+   */
+  beforeDump?: (record: ContainerRecord) => Promise<Partial<CheckpointMeta>>;
 }
 
 /** What a checkpoint produced. */
 export interface CheckpointResult {
   imagesDir: string;
+  /** The container as it was checkpointed. */
+  record: ContainerRecord;
   timings: CheckpointTimings;
 }
 
@@ -95,7 +104,8 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
 
     const mountinfo = readProc(`/proc/${record.pid}/mountinfo`);
     const mounts = parseMountinfo(mountinfo);
-    const extMnt = dumpExternalMounts(record.spec, mounts, (dest) => resolveInRoot(record.rootfs, dest));
+    const resolve = (dest: string) => resolveInRoot(record.rootfs, dest);
+    const extMnt = dumpExternalMounts(record.spec, mounts, resolve);
     const stdio = readStdio(record.pid);
     const externalStdio = hostFileStdio(stdio, new Set(mounts.map((m) => m.id)));
     const externalNetns = dumpExternalNetns(record.spec, record.pid);
@@ -114,12 +124,19 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     }
 
     let preFreeze = 0;
-    const froze = opts.preFreeze !== false && c.status === 'running';
+    const froze = (opts.preFreeze !== false || opts.beforeDump !== undefined) && c.status === 'running';
     if (froze) {
       const f0 = now();
       await cg.freeze();
       faultPoint('checkpoint:frozen');
       preFreeze = now() - f0;
+    }
+    let extra: Partial<CheckpointMeta> = {};
+    try {
+      if (opts.beforeDump) extra = await opts.beforeDump(record);
+    } catch (err) {
+      if (froze) await thawQuietly(ctx, cg);
+      throw err;
     }
     const meta: CheckpointMeta = {
       version: 1,
@@ -129,6 +146,8 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       externalStdio,
       externalMounts: extMnt,
       terminal: !!record.spec.process?.terminal,
+      mounts: mountPolicy(record.spec, mounts, resolve),
+      ...extra,
       ...(externalNetns ? { externalNetns: true } : {}),
       ...(pristine ? { pristineNetns: true } : {}),
       ...(opts.lazyPages ? { lazyPages: { pageServer: opts.pageServer ?? '' } } : {}),
@@ -181,7 +200,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       process.stdout.write(formatCheckpointStats(timings));
       saveStats(plan.imagesDir, 'checkpoint', timings);
     }
-    return { imagesDir: plan.imagesDir, timings };
+    return { imagesDir: plan.imagesDir, record, timings };
   } finally {
     c.lock.release();
   }

@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import { CLONE_NEWNET, restorePlan, runPlan, type RestoreFlags, type StartedCriu } from '../criu';
 import type { Context } from '../cli/context';
 import { loadBundleSpec } from '../spec/load';
+import type { Spec } from '../spec/types';
 import { StateStore, validateId, writeFileAtomic, type LockedContainerDir } from '../state/store';
 import { processStartTime } from '../state/proc';
 import { newRecord, type ContainerRecord } from '../state/record';
@@ -33,6 +34,7 @@ import { ociState } from './oci-state';
 import { RuntimeError } from './errors';
 import { faultPoint } from './trace';
 import { restoreExternalMounts } from './checkpoint-mounts';
+import { restoreMountMap } from './mount-policy';
 import { inheritHostFiles, inheritStdio, readDescriptorsFile } from './descriptors';
 import { readCheckpointMeta, type CheckpointMeta } from './checkpoint-meta';
 import { criuUserError, lazyPagesObstacle, realLazyPagesHost, requireFeatures, resolveCriu } from './checkpoint-criu';
@@ -57,6 +59,12 @@ export interface RestoreOptions extends RestoreFlags {
   printStats?: boolean;
   /** --page-server ADDR:PORT with --lazy-pages: where the daemon fetches pages (default: the checkpoint's). */
   pageServer?: string;
+  /** --netns PATH: the network namespace for a checkpoint that joined one by path (default: the spec's). */
+  netns?: string;
+  /** Runs once the id is claimed, before CRIU: a portable checkpoint puts its rootfs changes in place. */
+  prepareRootfs?: (rootfs: string) => Promise<void>;
+  /** Called as soon as CRIU has restored the tree (the images are no longer needed). */
+  onRestored?: () => void;
 }
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
@@ -95,7 +103,13 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
   if (opts.lazyPages) await requireFeatures(criuPath, { lazyPages: true }, '--lazy-pages');
   const descriptors = readDescriptorsFile(plan.imagesDir);
   const bundle = path.resolve(opts.bundle);
-  const { spec, rootfs } = loadBundleSpec(bundle);
+  const loaded = loadBundleSpec(bundle);
+  const rootfs = loaded.rootfs;
+  if (opts.netns !== undefined && !meta?.externalNetns) {
+    throw new RuntimeError('usage', 'restore: --netns: the checkpoint has its own network namespace (it did not join one by path): criu restores that one');
+  }
+  // The record says where the container really is: --netns replaces the bundle's path.
+  const spec = opts.netns !== undefined ? withNetnsPath(loaded.spec, path.resolve(opts.netns)) : loaded.spec;
   const terminal = !!spec.process?.terminal || !!meta?.terminal;
   if (terminal && !opts.consoleSocket) {
     throw new RuntimeError('usage', 'restore: the container has a terminal: --console-socket is required to receive its new pty');
@@ -131,12 +145,13 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     }));
     // The external network namespace goes to CRIU right after our stdio.
     if (meta?.externalNetns) {
-      netnsFd = openRestoreNetns(spec);
+      netnsFd = openRestoreNetns(spec, opts.netns);
       inherit.push({ key: EXTERNAL_NETNS_KEY, fd: stdioBase + 3 });
     }
+    const available = restoreExternalMounts({ spec, bundle, cgroupPaths: cg.paths() });
     const extraOpts = restoreCriuOpts({
       rootfs,
-      extMnt: restoreExternalMounts({ spec, bundle, cgroupPaths: cg.paths() }),
+      extMnt: meta?.mounts ? restoreMountMap(meta.mounts, available, bundle) : available,
       inheritFd: inherit,
       cgRoot: [], // filled in once CRIU sits in the cgroup (beforeRequest)
       terminal,
@@ -155,6 +170,8 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       return { pid: launched.helper.pid!, exited: launched.helperExit.then((code) => ({ code, signal: null })) };
     };
 
+    if (opts.prepareRootfs) await opts.prepareRootfs(rootfs);
+    faultPoint('restore:rootfs');
     const c0 = now();
     if (opts.lazyPages) lazyDaemon = await startLazyDaemon(criuPath, plan.imagesDir, plan.workDir, lazySource);
     const result = await runPlan(plan, {
@@ -193,6 +210,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     pid = result.pid ?? pid;
     if (!pid) throw new RuntimeError('system', 'restore: criu reported success but no pid');
 
+    opts.onRestored?.();
     faultPoint('restore:restored');
     await thawIfWasRunning(cg, meta);
     record.pid = pid;
@@ -212,6 +230,12 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
   } finally {
     if (netnsFd !== undefined) fs.closeSync(netnsFd);
   }
+}
+
+/** `spec` with its network namespace joined at `p`. */
+function withNetnsPath(spec: Spec, p: string): Spec {
+  const namespaces = (spec.linux?.namespaces ?? []).filter((n) => n.type !== 'network');
+  return { ...spec, linux: { ...spec.linux, namespaces: [...namespaces, { type: 'network', path: p }] } };
 }
 
 /** Brings lo up in the restored task's network namespace (helper: SETNS, LOOPBACK_UP). */

@@ -19,6 +19,7 @@ export const FAULT_POINTS = [
   'checkpoint:frozen', // container frozen by us, CRIU not started
   'checkpoint:dumped', // images and notes written, container not yet removed
   'restore:cgroup', // cgroup made and limits written, CRIU not started
+  'restore:rootfs', // a portable checkpoint's rootfs changes applied, CRIU not started
   'restore:restored', // CRIU done, state not yet written
 ] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];

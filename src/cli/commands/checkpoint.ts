@@ -1,7 +1,9 @@
 import type { Command } from '../command';
 import { bool, int, list, str, type Flags } from '../args';
 import { checkpointContainer } from '../../runtime/checkpoint';
+import { exportContainer } from '../../runtime/checkpoint-portable';
 import { RuntimeError } from '../../runtime/errors';
+import type { Compression } from '../../archive';
 
 /** --manage-cgroups-mode and --empty-ns are shared with restore. */
 export const CRIU_COMMON_FLAGS = {
@@ -55,6 +57,9 @@ const command: Command = {
     'status-fd': { type: 'string', help: 'criu writes \\0 to this fd once lazy-pages is ready', value: 'FD' },
     'page-server': { type: 'string', help: 'ADDRESS:PORT of the page server', value: 'ADDR:PORT' },
     'pre-dump': { type: 'boolean', help: 'dump the container\'s memory information only, leave the container running after this' },
+    export: { type: 'string', help: 'also write a portable archive of the checkpoint (Podman/CRI-O layout, rootfs changes, manifest)', value: 'FILE' },
+    compress: { type: 'string', help: 'archive compression for --export: none, gzip or zstd (default: from the file name)', value: 'KIND' },
+    'rootfs-base': { type: 'string', help: 'with --export and a plain-directory rootfs: the image it was made from, to record its changes', value: 'DIR' },
     'no-pre-freeze': { type: 'boolean', help: 'let criu freeze the cgroup (slower; for measurements)', hidden: true },
   },
   args: { min: 1, max: 1 },
@@ -63,7 +68,13 @@ const command: Command = {
     if (statusFd !== undefined && !/^\d+$/.test(statusFd)) {
       throw new RuntimeError('usage', `checkpoint: invalid value "${statusFd}" for --status-fd: expected a file descriptor number`);
     }
-    await checkpointContainer(ctx, {
+    const exportFile = str(flags, 'export');
+    if (exportFile === undefined) {
+      for (const f of ['compress', 'rootfs-base']) {
+        if (str(flags, f) !== undefined) throw new RuntimeError('usage', `checkpoint: --${f} only applies with --export FILE`);
+      }
+    }
+    const opts = {
       id,
       ...commonCriuFlags(flags),
       parentPath: str(flags, 'parent-path'),
@@ -75,7 +86,16 @@ const command: Command = {
       preDump: bool(flags, 'pre-dump'),
       printStats: bool(flags, 'print-stats'),
       preFreeze: !bool(flags, 'no-pre-freeze'),
-    });
+    };
+    if (exportFile === undefined) await checkpointContainer(ctx, opts);
+    else {
+      await exportContainer(ctx, opts, {
+        file: exportFile,
+        compress: str(flags, 'compress') as Compression | undefined,
+        rootfsBase: str(flags, 'rootfs-base'),
+        dir: str(flags, 'image-path'),
+      });
+    }
     return 0;
   },
 };

@@ -1,6 +1,7 @@
 import type { Command } from '../command';
 import { bool, str } from '../args';
 import { restoreContainer } from '../../runtime/restore';
+import { restorePortable } from '../../runtime/restore-portable';
 import { CRIU_COMMON_FLAGS, commonCriuFlags } from './checkpoint';
 
 const command: Command = {
@@ -21,11 +22,13 @@ const command: Command = {
     'no-pivot': { type: 'boolean', help: 'accepted for compatibility: criu sets up the restored root itself' },
     'lsm-profile': { type: 'string', help: 'TYPE:NAME of the LSM profile to restore with (apparmor or selinux)', value: 'TYPE:NAME' },
     'page-server': { type: 'string', help: 'with --lazy-pages: ADDRESS:PORT of the checkpoint serving the pages', value: 'ADDR:PORT' },
+    import: { type: 'string', help: 'restore from a checkpoint archive (checkpoint --export, or Podman\'s), verified first', value: 'FILE' },
+    netns: { type: 'string', help: 'network namespace to restore into, for a container that joined one by path', value: 'PATH' },
     'lsm-mount-context': { type: 'string', help: 'SELinux mount context for the restored mounts', value: 'CONTEXT' },
   },
   args: { min: 1, max: 1 },
   run(ctx, flags, [id]) {
-    return restoreContainer(ctx, {
+    return restorePortable(ctx, {
       id,
       ...commonCriuFlags(flags),
       bundle: str(flags, 'bundle') ?? process.cwd(),
@@ -39,7 +42,10 @@ const command: Command = {
       lsmMountContext: str(flags, 'lsm-mount-context'),
       printStats: bool(flags, 'print-stats'),
       pageServer: str(flags, 'page-server'),
-    });
+      netns: str(flags, 'netns'),
+      importFile: str(flags, 'import'),
+      imagePathGiven: str(flags, 'image-path') !== undefined,
+    }, restoreContainer);
   },
 };
 export default command;

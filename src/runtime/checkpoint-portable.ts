@@ -1,0 +1,183 @@
+/**
+ * `checkpoint --export FILE`: a checkpoint that can leave this host. The dump goes into a directory laid out
+ * like Podman's and CRI-O's archives (src/archive/layout.ts): CRIU's images in `checkpoint/`, CRIU's
+ * `stats-dump` beside them, `spec.dump`, `config.dump`, the root filesystem's changes (`rootfs-diff.tar`,
+ * `deleted.files`) and stasis's manifest; that directory is then streamed into the archive.
+ *
+ * The rootfs changes are captured while the container is frozen, before CRIU runs: the files are then
+ * consistent with the memory CRIU dumps, and a capture that fails leaves the container running (CRIU has
+ * not killed anything yet).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Context } from '../cli/context';
+import type { ContainerRecord } from '../state/record';
+import { LAYOUT, exportCheckpoint, readHostInfo, makeConfigDump, writeLayoutFiles, writeManifest, type Compression } from '../archive';
+import { diffAgainstBase, diffExclusions, diffOverlay, type RootfsDiff } from '../rootfs-diff';
+import { parseMountinfo } from '../util/mountinfo';
+import { resolveInRoot } from './checkpoint-rootfs';
+import { RuntimeError, errnoText } from './errors';
+import { checkpointContainer, type CheckpointOptions, type CheckpointResult } from './checkpoint';
+import { resolveCriu } from './checkpoint-criu';
+
+/** What `checkpoint` was asked to export. */
+export interface ExportRequest {
+  /** --export FILE */
+  file: string;
+  /** --compress; undefined: from the file name (.zst → zstd, .gz/.tgz → gzip, else none). */
+  compress?: Compression;
+  /** --rootfs-base DIR: the image a plain-directory rootfs was made from. */
+  rootfsBase?: string;
+  /** --image-path, when given: the layout is written there and kept; otherwise in a temporary directory. */
+  dir?: string;
+}
+
+/** How the rootfs changes were captured (kept in the checkpoint note). */
+export interface RootfsCapture {
+  kind: 'overlay' | 'base' | 'none';
+  /** Members in rootfs-diff.tar and entries in deleted.files. */
+  members: number;
+  deleted: number;
+  /** For kind none: why the changes could not be recorded. */
+  why?: string;
+}
+
+/** The compression a file name asks for. Pure. */
+export function compressionFor(file: string, flag?: string): Compression {
+  if (flag !== undefined) {
+    if (flag === 'none' || flag === 'gzip' || flag === 'zstd') return flag;
+    throw new RuntimeError('usage', `checkpoint: invalid value "${flag}" for --compress: expected none, gzip or zstd`);
+  }
+  if (/\.(zst|zstd)$/.test(file)) return 'zstd';
+  if (/\.(gz|tgz)$/.test(file)) return 'gzip';
+  return 'none';
+}
+
+/** The portable directory for an export: the user's --image-path, or a fresh one beside the archive. */
+export function preparePortableDir(req: ExportRequest): { dir: string; temporary: boolean } {
+  const target = path.resolve(req.file);
+  try {
+    if (!fs.statSync(path.dirname(target)).isDirectory()) throw new Error('not a directory');
+  } catch (err) {
+    throw new RuntimeError('usage', `checkpoint: --export ${req.file}: directory ${path.dirname(target)} is not usable: ${errnoText(err)}`);
+  }
+  if (fs.existsSync(target)) throw new RuntimeError('usage', `checkpoint: --export ${req.file} exists: refusing to overwrite it`);
+  if (req.dir) {
+    const dir = path.resolve(req.dir);
+    fs.mkdirSync(path.join(dir, LAYOUT.checkpointDir), { recursive: true, mode: 0o700 });
+    return { dir, temporary: false };
+  }
+  // Beside the archive: same filesystem, so no surprise about free space elsewhere.
+  const dir = fs.mkdtempSync(path.join(path.dirname(target), `.${path.basename(target)}.stasis-`));
+  fs.mkdirSync(path.join(dir, LAYOUT.checkpointDir), { mode: 0o700 });
+  return { dir, temporary: true };
+}
+
+/** The overlay upper directory of the mount at `rootfs` in the host's mount table, if the root is an overlay. */
+export function overlayUpperDir(mountinfo: string, rootfs: string): { upper?: string; overlay: boolean; userxattr: boolean } {
+  let hit;
+  for (const m of parseMountinfo(mountinfo)) if (m.mountpoint === rootfs) hit = m;
+  if (!hit || hit.fstype !== 'overlay') return { overlay: false, userxattr: false };
+  const upper = hit.superOptions.find((o) => o.startsWith('upperdir='))?.slice('upperdir='.length);
+  return { upper, overlay: true, userxattr: hit.superOptions.includes('userxattr') };
+}
+
+/**
+ * Writes rootfs-diff.tar and deleted.files for the (frozen) container into `dir`. An overlay root gives its
+ * upper directory; a plain directory needs the base it was made from, else nothing is recorded and the
+ * returned capture says why (the caller warns: the restore then needs a bundle that already has the files).
+ */
+export async function captureRootfsChanges(record: ContainerRecord, dir: string, rootfsBase?: string): Promise<RootfsCapture> {
+  const rootfs = fs.realpathSync(record.rootfs);
+  const exclusions = diffExclusions({
+    mounts: (record.spec.mounts ?? []).map((m) => ({ destination: resolveInRoot(rootfs, m.destination) })),
+    linux: { maskedPaths: record.spec.linux?.maskedPaths ?? [] },
+  });
+  const tar = path.join(dir, LAYOUT.rootfsDiff);
+  const ov = overlayUpperDir(fs.readFileSync('/proc/self/mountinfo', 'utf8'), rootfs);
+  let diff: RootfsDiff;
+  let kind: RootfsCapture['kind'];
+  if (ov.overlay && !rootfsBase) {
+    if (!ov.upper) return { kind: 'none', members: 0, deleted: 0, why: `${rootfs} is a read-only overlay: it has no changes` };
+    diff = await diffOverlay(ov.upper, tar, { exclusions, xattrPrefix: ov.userxattr ? 'user.overlay.' : 'trusted.overlay.' });
+    kind = 'overlay';
+  } else if (rootfsBase) {
+    const base = path.resolve(rootfsBase);
+    if (!fs.statSync(base, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new RuntimeError('usage', `checkpoint: --rootfs-base ${rootfsBase} is not a directory`);
+    }
+    diff = await diffAgainstBase(rootfs, base, tar, { exclusions });
+    kind = 'base';
+  } else {
+    return {
+      kind: 'none',
+      members: 0,
+      deleted: 0,
+      why: `${rootfs} is a plain directory, not an overlay: give --rootfs-base DIR (the image it was made from) to record its changes`,
+    };
+  }
+  fs.writeFileSync(path.join(dir, LAYOUT.deletedFiles), `${JSON.stringify(diff.deleted)}\n`, { mode: 0o600 });
+  return { kind, members: diff.members, deleted: diff.deleted.length };
+}
+
+/** After a successful dump: spec.dump and config.dump, the manifest, then the archive. Returns its size. */
+export async function finishExport(
+  ctx: Context,
+  record: ContainerRecord,
+  dir: string,
+  req: ExportRequest,
+  criuPath: string,
+): Promise<{ bytes: number; manifestSha256: string }> {
+  writeLayoutFiles(dir, {
+    spec: record.spec,
+    config: makeConfigDump({ id: record.id, createdTime: new Date(record.created), checkpointedTime: new Date() }),
+  });
+  // CRIU's log is for this host's diagnostics, not part of the checkpoint.
+  fs.rmSync(path.join(dir, 'dump.log'), { force: true });
+  await writeManifest(dir, { host: readHostInfo({ criu: criuPath }) });
+  // The manifest was just computed from these files by this process: no second hashing pass while streaming.
+  const r = await exportCheckpoint(dir, path.resolve(req.file), { compress: compressionFor(req.file, req.compress), verify: false });
+  ctx.log.debug(`checkpoint: exported ${r.bytes} bytes to ${req.file} (manifest sha256 ${r.manifestSha256})`);
+  return { bytes: r.bytes, manifestSha256: r.manifestSha256 };
+}
+
+/**
+ * `checkpoint --export`: dumps into the portable layout (rootfs changes captured while frozen), then writes
+ * the archive. Refused up front: what cannot travel (pre-dump and lazy pages leave memory behind on this
+ * host; --link-remap adds files to the rootfs during the dump, after the changes were captured).
+ */
+export async function exportContainer(ctx: Context, opts: CheckpointOptions, req: ExportRequest): Promise<CheckpointResult> {
+  if (opts.preDump) throw new RuntimeError('usage', 'checkpoint: --export cannot be used with --pre-dump: a pre-dump is not a complete checkpoint');
+  if (opts.lazyPages) throw new RuntimeError('usage', 'checkpoint: --export cannot be used with --lazy-pages: the memory would stay on this host');
+  if (opts.linkRemap) {
+    throw new RuntimeError('usage', 'checkpoint: --export cannot be used with --link-remap: criu links files into the rootfs during the dump, after its changes were recorded');
+  }
+  compressionFor(req.file, req.compress); // a bad --compress fails before anything is frozen
+  const { dir, temporary } = preparePortableDir(req);
+  let dumped = false;
+  try {
+    const result = await checkpointContainer(ctx, {
+      ...opts,
+      imagePath: path.join(dir, LAYOUT.checkpointDir),
+      workPath: opts.workPath ?? dir,
+      beforeDump: async (record) => {
+        const rootfs = await captureRootfsChanges(record, dir, req.rootfsBase);
+        if (rootfs.why) ctx.log.warn(`checkpoint: the rootfs changes are not recorded: ${rootfs.why}`);
+        return { rootfs };
+      },
+    });
+    dumped = true;
+    const c = result.record;
+    await finishExport(ctx, c, dir, req, resolveCriu(ctx));
+    if (temporary) fs.rmSync(dir, { recursive: true, force: true });
+    return result;
+  } catch (err) {
+    if (dumped && !opts.leaveRunning) {
+      // The container is gone: its only copy is this directory. Keep it and say where.
+      const msg = err instanceof Error ? err.message : String(err);
+      throw new RuntimeError('system', `checkpoint: ${msg}; the checkpoint is kept in ${dir} (restore --image-path ${dir})`);
+    }
+    if (temporary) fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
