@@ -23,7 +23,7 @@ import type { Context } from '../cli/context';
 import { loadBundleSpec } from '../spec/load';
 import { StateStore, validateId, writeFileAtomic, type LockedContainerDir } from '../state/store';
 import { processStartTime } from '../state/proc';
-import { newRecord, type ContainerRecord } from '../state/record';
+import { newRecord, type CloneRecord, type ContainerRecord } from '../state/record';
 import { launch, HelperStepError } from '../helper/launcher';
 import type { CgroupManager } from '../cgroups';
 import { native } from '../native';
@@ -57,6 +57,8 @@ export interface RestoreOptions extends RestoreFlags {
   printStats?: boolean;
   /** --page-server ADDR:PORT with --lazy-pages: where the daemon fetches pages (default: the checkpoint's). */
   pageServer?: string;
+  /** Set by restore --clone (restore-clones.ts): the record notes the clone bundle stasis owns. */
+  clone?: CloneRecord;
 }
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
@@ -112,6 +114,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     const record: ContainerRecord = {
       ...newRecord({ id: opts.id, bundle, rootfs, spec, cgroupPaths: cgroup.paths() }),
       restored: { from: plan.imagesDir, at: new Date().toISOString() },
+      ...(opts.clone ? { clone: opts.clone } : {}),
     };
     const made = await cgroup.create();
     record.cgroup.owned = made.created;

@@ -1,6 +1,7 @@
 import type { Command } from '../command';
-import { bool, str } from '../args';
+import { bool, int, str } from '../args';
 import { restoreContainer } from '../../runtime/restore';
+import { restoreClones } from '../../runtime/restore-clones';
 import { CRIU_COMMON_FLAGS, commonCriuFlags } from './checkpoint';
 
 const command: Command = {
@@ -22,10 +23,11 @@ const command: Command = {
     'lsm-profile': { type: 'string', help: 'TYPE:NAME of the LSM profile to restore with (apparmor or selinux)', value: 'TYPE:NAME' },
     'page-server': { type: 'string', help: 'with --lazy-pages: ADDRESS:PORT of the checkpoint serving the pages', value: 'ADDR:PORT' },
     'lsm-mount-context': { type: 'string', help: 'SELinux mount context for the restored mounts', value: 'CONTEXT' },
+    clone: { type: 'string', help: 'restore N copies <container-id>-1 … -N, each on its own overlay of the bundle\'s rootfs (N > 1 needs -d)', value: 'N' },
   },
   args: { min: 1, max: 1 },
   run(ctx, flags, [id]) {
-    return restoreContainer(ctx, {
+    const opts = {
       id,
       ...commonCriuFlags(flags),
       bundle: str(flags, 'bundle') ?? process.cwd(),
@@ -39,7 +41,8 @@ const command: Command = {
       lsmMountContext: str(flags, 'lsm-mount-context'),
       printStats: bool(flags, 'print-stats'),
       pageServer: str(flags, 'page-server'),
-    });
+    };
+    return str(flags, 'clone') === undefined ? restoreContainer(ctx, opts) : restoreClones(ctx, opts, int(flags, 'clone', 'restore'));
   },
 };
 export default command;
