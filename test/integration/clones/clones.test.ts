@@ -200,3 +200,19 @@ test('stasis killed with a clone overlay mounted: restore names the leftover, de
   for (const id of ids) w.ok(['delete', '--force', id]);
   assert.deepEqual(leftovers(w, ids), []);
 });
+
+test('a checkpoint that joined a network namespace by path is refused: clones cannot share it', { skip }, async (t) => {
+  const ns = `stasis-clone-${process.pid}`;
+  const add = spawnSync('ip', ['netns', 'add', ns], { encoding: 'utf8' });
+  if (add.status !== 0) return t.skip(`ip netns add failed: ${add.stderr.trim()}`);
+  t.after(() => void spawnSync('ip', ['netns', 'delete', ns]));
+  const w = worldWithClones(t, (spec) => {
+    spec.linux.namespaces = spec.linux.namespaces.map((n: { type: string }) => (n.type === 'network' ? { type: 'network', path: `/var/run/netns/${ns}` } : n));
+  });
+  const { images } = await checkpointed(w, 'netns');
+  const ids = w.clones('netns', 2);
+  const r = w.stasis(['restore', '--clone', '2', '-d', '--bundle', w.bundle, '--image-path', images, ids[0].slice(0, -2)]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /the checkpoint joined a network namespace by path .*clones cannot share it/);
+  assert.deepEqual(leftovers(w, ids), []);
+});
