@@ -13,6 +13,7 @@ import { RuntimeError } from './errors';
 import { faultPoint } from './trace';
 import { unmountOwn } from './host-mounts';
 import { StateStore, removeOrphanDir } from '../state/store';
+import { removeCloneBundle } from './clone-fs';
 
 /** Deletes container `id`. */
 export async function deleteContainer(ctx: Context, id: string, force: boolean): Promise<void> {
@@ -24,7 +25,12 @@ export async function deleteContainer(ctx: Context, id: string, force: boolean):
     // A create killed between claiming the id and writing state.json leaves a bare directory that would
     // block the id forever; runc removes it too. --force makes a missing container a success, as in runc.
     removeOrphanDir(new StateStore(ctx.root), id);
-    if (force) return;
+    // A `restore --clone` killed before the clone's state existed leaves its overlay mounted under
+    // <root>/.clones/<id>: --force is how it is found and taken down (restore names the command).
+    if (force) {
+      await removeCloneBundle(ctx.root, id);
+      return;
+    }
     throw err;
   }
   try {
@@ -60,6 +66,9 @@ export async function destroy(ctx: Context, c: Loaded): Promise<void> {
   }
   faultPoint('delete:cgroup-removed');
   for (const w of await runHooksWarn('poststop', record.spec.hooks?.poststop, ociState(record, 'stopped'))) ctx.log.warn(w);
+  // A clone's overlay and layers (restore --clone): once its processes are gone and the hooks have seen its
+  // bundle, before the state goes, so a failure here leaves a container to delete again, not a lost mount.
+  if (record.clone) await removeCloneBundle(ctx.root, record.id);
   c.lock.remove();
 }
 

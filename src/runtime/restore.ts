@@ -24,7 +24,7 @@ import { loadBundleSpec } from '../spec/load';
 import type { Spec } from '../spec/types';
 import { StateStore, validateId, writeFileAtomic, type LockedContainerDir } from '../state/store';
 import { processStartTime } from '../state/proc';
-import { newRecord, type ContainerRecord } from '../state/record';
+import { newRecord, type CloneRecord, type ContainerRecord } from '../state/record';
 import { launch, HelperStepError } from '../helper/launcher';
 import type { CgroupManager } from '../cgroups';
 import { native } from '../native';
@@ -65,6 +65,8 @@ export interface RestoreOptions extends RestoreFlags {
   prepareRootfs?: (rootfs: string) => Promise<void>;
   /** Called as soon as CRIU has restored the tree (the images are no longer needed). */
   onRestored?: () => void;
+  /** Set by restore --clone (restore-clones.ts): the record notes the clone bundle stasis owns. */
+  clone?: CloneRecord;
 }
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
@@ -126,6 +128,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     const record: ContainerRecord = {
       ...newRecord({ id: opts.id, bundle, rootfs, spec, cgroupPaths: cgroup.paths() }),
       restored: { from: plan.imagesDir, at: new Date().toISOString() },
+      ...(opts.clone ? { clone: opts.clone } : {}),
     };
     const made = await cgroup.create();
     record.cgroup.owned = made.created;

@@ -21,6 +21,7 @@ export const FAULT_POINTS = [
   'restore:cgroup', // cgroup made and limits written, CRIU not started
   'restore:rootfs', // a portable checkpoint's rootfs changes applied, CRIU not started
   'restore:restored', // CRIU done, state not yet written
+  'restore:clone-mounted', // restore --clone: a clone's overlay mounted, its restore not yet started
 ] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 

@@ -26,6 +26,19 @@ export interface ContainerRecord {
   hostMountBase?: number;
   /** Set when the container came from `restore`. */
   restored?: { from: string; at: string };
+  /**
+   * Set for a clone made by `restore --clone`: stasis owns its bundle directory `dir` (config.json and the
+   * overlay over the base bundle's rootfs); delete unmounts and removes it.
+   */
+  clone?: CloneRecord;
+}
+
+/** Where a clone came from and the bundle directory stasis made for it. */
+export interface CloneRecord {
+  /** The base bundle whose rootfs is the overlay's lower layer. */
+  base: string;
+  /** `<root>/.clones/<id>`. */
+  dir: string;
 }
 
 /** Where the container's cgroup is, and whether stasis created it (only then may delete remove it). */

@@ -1,7 +1,8 @@
 import type { Command } from '../command';
-import { bool, str } from '../args';
+import { bool, int, str } from '../args';
 import { restoreContainer } from '../../runtime/restore';
 import { restorePortable } from '../../runtime/restore-portable';
+import { restoreClones } from '../../runtime/restore-clones';
 import { CRIU_COMMON_FLAGS, commonCriuFlags } from './checkpoint';
 
 const command: Command = {
@@ -25,10 +26,11 @@ const command: Command = {
     import: { type: 'string', help: 'restore from a checkpoint archive (checkpoint --export, or Podman\'s), verified first', value: 'FILE' },
     netns: { type: 'string', help: 'network namespace to restore into, for a container that joined one by path', value: 'PATH' },
     'lsm-mount-context': { type: 'string', help: 'SELinux mount context for the restored mounts', value: 'CONTEXT' },
+    clone: { type: 'string', help: 'restore N copies <container-id>-1 … -N, each on its own overlay of the bundle\'s rootfs (N > 1 needs -d)', value: 'N' },
   },
   args: { min: 1, max: 1 },
   run(ctx, flags, [id]) {
-    return restorePortable(ctx, {
+    const opts = {
       id,
       ...commonCriuFlags(flags),
       bundle: str(flags, 'bundle') ?? process.cwd(),
@@ -45,7 +47,10 @@ const command: Command = {
       netns: str(flags, 'netns'),
       importFile: str(flags, 'import'),
       imagePathGiven: str(flags, 'image-path') !== undefined,
-    }, restoreContainer);
+    };
+    // The archive is unpacked and verified once; every clone restores from that one copy.
+    const clones = str(flags, 'clone') === undefined ? undefined : int(flags, 'clone', 'restore');
+    return restorePortable(ctx, opts, clones === undefined ? restoreContainer : (c, o) => restoreClones(c, o, clones));
   },
 };
 export default command;
