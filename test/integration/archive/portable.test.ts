@@ -65,3 +65,31 @@ test('a plain-directory rootfs without --rootfs-base: exported with a warning th
   // No staging directory is left beside the archive.
   assert.deepEqual(fs.readdirSync(w.images('.')).filter((n) => n.includes('.stasis-')), []);
 });
+
+test('restore --import --clone 2: one unpack, each clone gets the rootfs changes on its own overlay', { skip }, async (t) => {
+  const w = new PortableWorld();
+  const cloneId = w.id('port-clones');
+  t.after(async () => {
+    for (const k of [1, 2]) w.stasis(['delete', '--force', `${cloneId}-${k}`]);
+    await w.cleanup();
+  });
+  const id = w.id('port-clone');
+  const a = w.bundleFrom('a', 'overlay');
+  w.ok(['run', '-d', '--bundle', a, id]);
+  await waitFor('the counter', () => w.countIn(a) >= 3);
+  const archive = w.images('c.tar');
+  w.ok(['checkpoint', '--export', archive, id]);
+  w.dropBundle(a);
+  // The clones' lower layer is the base image itself: a bundle that uses it as its rootfs.
+  const base = w.bundle;
+  w.ok(['restore', '-d', '--import', archive, '--clone', '2', '--bundle', base, cloneId]);
+  for (const k of [1, 2]) {
+    const c = `${cloneId}-${k}`;
+    assert.equal(w.state(c)?.status, 'running');
+    assert.equal(w.ok(['exec', c, 'cat', '/new.txt']), 'new\n');
+    assert.notEqual(w.stasis(['exec', c, 'test', '-e', '/etc/motd']).status, 0, `clone ${k}: /etc/motd stays deleted`);
+  }
+  assert.equal(fs.readFileSync(path.join(w.base, 'etc', 'motd'), 'utf8'), 'base motd\n', 'the base image is untouched');
+  assert.equal(fs.existsSync(path.join(w.base, 'new.txt')), false);
+  assert.deepEqual(fs.readdirSync(w.root).filter((n) => n.startsWith('.import')), []);
+});
