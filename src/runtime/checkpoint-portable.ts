@@ -17,6 +17,7 @@ import { diffAgainstBase, diffExclusions, diffOverlay, type RootfsDiff } from '.
 import { parseMountinfo } from '../util/mountinfo';
 import { resolveInRoot } from './checkpoint-rootfs';
 import { RuntimeError, errnoText } from './errors';
+import { mark } from './trace';
 import { checkpointContainer, type CheckpointOptions, type CheckpointResult } from './checkpoint';
 import { resolveCriu } from './checkpoint-criu';
 
@@ -128,15 +129,20 @@ export async function finishExport(
   req: ExportRequest,
   criuPath: string,
 ): Promise<{ bytes: number; manifestSha256: string }> {
+  mark('export: dump done');
   writeLayoutFiles(dir, {
     spec: record.spec,
     config: makeConfigDump({ id: record.id, createdTime: new Date(record.created), checkpointedTime: new Date() }),
   });
   // CRIU's log is for this host's diagnostics, not part of the checkpoint.
   fs.rmSync(path.join(dir, 'dump.log'), { force: true });
-  await writeManifest(dir, { host: readHostInfo({ criu: criuPath }) });
+  const host = readHostInfo({ criu: criuPath });
+  mark('export: host facts read');
+  await writeManifest(dir, { host });
+  mark('export: manifest written');
   // The manifest was just computed from these files by this process: no second hashing pass while streaming.
   const r = await exportCheckpoint(dir, path.resolve(req.file), { compress: compressionFor(req.file, req.compress), verify: false });
+  mark('export: archive written');
   ctx.log.debug(`checkpoint: exported ${r.bytes} bytes to ${req.file} (manifest sha256 ${r.manifestSha256})`);
   return { bytes: r.bytes, manifestSha256: r.manifestSha256 };
 }
@@ -167,6 +173,7 @@ export async function exportContainer(ctx: Context, opts: CheckpointOptions, req
       },
     });
     dumped = true;
+    mark('export: container checkpointed');
     const c = result.record;
     await finishExport(ctx, c, dir, req, resolveCriu(ctx));
     if (temporary) fs.rmSync(dir, { recursive: true, force: true });
