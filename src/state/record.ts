@@ -26,6 +26,17 @@ export interface ContainerRecord {
   hostMountBase?: number;
   /** Set when the container came from `restore`. */
   restored?: { from: string; at: string };
+  /**
+   * Set while a checkpoint has frozen the cgroup: the checkpointing stasis process (pid + start time). A later
+   * command that finds it with that process gone thaws the container and clears it (runtime/checkpoint-guard.ts).
+   */
+  checkpointFreeze?: CheckpointFreezeMark;
+}
+
+/** Who froze the container for a checkpoint: one process, named by pid and start time against pid reuse. */
+export interface CheckpointFreezeMark {
+  pid: number;
+  startTime: string;
 }
 
 /** Where the container's cgroup is, and whether stasis created it (only then may delete remove it). */
