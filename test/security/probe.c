@@ -18,6 +18,9 @@
  *   attack-exe NEEDLE         CVE-2019-5736: find a process whose /proc/PID/exe names NEEDLE, try to open
  *                             it for writing while it runs, kill it, then reopen the kept O_PATH fd for
  *                             writing and write, as the original exploit did
+ *   swap A B                  (run on the host, as the racer of the CVE-2021-30465 tests) exchange A and
+ *                             B with renameat2(RENAME_EXCHANGE) in a loop until SIGTERM, then print
+ *                             "swap N" (N swaps done); A and B are never missing in between
  *
  * Results are errno names (ENOENT…) or "ok"; numbers are printed as they are. Build: gcc -static -O2. */
 #define _GNU_SOURCE
@@ -317,6 +320,33 @@ attack_exe (const char *needle)
   close (pfd);
 }
 
+static volatile sig_atomic_t stop_swapping;
+
+static void
+on_term (int sig)
+{
+  (void) sig;
+  stop_swapping = 1;
+}
+
+static void
+swap_loop (const char *a, const char *b)
+{
+  unsigned long n = 0;
+  int e = 0;
+  signal (SIGTERM, on_term);
+  while (!stop_swapping)
+    {
+      if (renameat2 (AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) < 0)
+        {
+          e = errno;
+          break;
+        }
+      n++;
+    }
+  printf ("swap %lu %s\n", n, err_name (e));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -382,6 +412,12 @@ main (int argc, char **argv)
         {
           NEED (1);
           sleep ((unsigned) atoi (argv[++i]));
+        }
+      else if (strcmp (op, "swap") == 0)
+        {
+          NEED (2);
+          swap_loop (argv[i + 1], argv[i + 2]);
+          i += 2;
         }
       else if (strcmp (op, "attack-exe") == 0)
         {
