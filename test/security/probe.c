@@ -11,6 +11,7 @@
  *   mount-proc DIR            mount a fresh procfs on DIR
  *   umount PATH               unmount PATH (to uncover a masked path)
  *   mknod-read PATH MAJ MIN   create a block device node and read from it
+ *   mknod-read-char PATH MAJ MIN   the same with a character device node
  *   kill PID                  signal 0 to PID (can we reach it?)
  *   pids                      the numeric entries of /proc
  *   uname                     the uname syscall (blocked by the seccomp profile of some tests)
@@ -204,14 +205,14 @@ do_umount (const char *path)
 }
 
 static void
-mknod_read (const char *path, const char *maj, const char *min)
+mknod_read (const char *path, const char *maj, const char *min, mode_t type)
 {
-  int r = mknod (path, S_IFBLK | 0600, makedev (atoi (maj), atoi (min)));
+  int r = mknod (path, type | 0600, makedev (atoi (maj), atoi (min)));
   printf ("mknod %s %s\n", path, err_name (r < 0 ? errno : 0));
   if (r < 0)
     return;
-  char buf[512];
-  int fd = open (path, O_RDONLY);
+  char buf[8192]; /* /dev/kmsg refuses reads smaller than one record */
+  int fd = open (path, O_RDONLY | O_NONBLOCK);
   if (fd < 0)
     printf ("mknod-open %s %s\n", path, err_name (errno));
   else
@@ -405,7 +406,13 @@ main (int argc, char **argv)
       else if (strcmp (op, "mknod-read") == 0)
         {
           NEED (3);
-          mknod_read (argv[i + 1], argv[i + 2], argv[i + 3]);
+          mknod_read (argv[i + 1], argv[i + 2], argv[i + 3], S_IFBLK);
+          i += 3;
+        }
+      else if (strcmp (op, "mknod-read-char") == 0)
+        {
+          NEED (3);
+          mknod_read (argv[i + 1], argv[i + 2], argv[i + 3], S_IFCHR);
           i += 3;
         }
       else if (strcmp (op, "sleep") == 0)
