@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,21 @@ struct plan_op
 static struct ctx ctx = {
   .ctl_fd = -1, .log_fd = -1, .rootfs_fd = -1, .console_sock = -1, .fifo_fd = -1, .step = -1,
 };
+
+/* Test hook (docs/protocol.md "Fault injection"): STASIS_HELPER_FAULT=<step index> makes whichever
+ * process is about to run that step SIGKILL itself, so the fault tests can stop setup at every step
+ * (the parent before CLONE, the child after it).
+ * It can only make the helper die, which anything able to set our environment could do anyway. */
+static long
+fault_step (void)
+{
+  const char *v = getenv ("STASIS_HELPER_FAULT");
+  if (v == NULL || *v == '\0')
+    return -1;
+  char *end;
+  long n = strtol (v, &end, 10);
+  return *end == '\0' && n >= 0 ? n : -1;
+}
 
 static const struct op_def *
 op_lookup (uint16_t code)
@@ -298,6 +314,7 @@ main (int argc, char **argv)
   uint32_t count;
   struct plan_op *ops = parse_plan (payload, len, &count);
   log_debug (&ctx, "plan of %u ops accepted", count);
+  long die_at = fault_step ();
 
   for (uint32_t i = 0; i < count; i++)
     {
@@ -307,6 +324,13 @@ main (int argc, char **argv)
       struct args a = { ops[i].args, ops[i].args + ops[i].args_len };
       ctx.step = (int) i;
       log_debug (&ctx, "step %u: %s", i, def->name);
+      if (die_at == (long) i)
+        {
+          kill (getpid (), SIGKILL);
+          /* Still here: we are the init of a new pid namespace, which its own SIGKILL cannot reach.
+           * _exit is just as abrupt for everyone else (no cleanup, fds closed by the kernel). */
+          _exit (128 + SIGKILL);
+        }
       if (def->run (&ctx, &a, &err) < 0)
         fail ((int) i, def->name, &err);
       /* The signature check passed, so leftovers mean the op and the table disagree: a helper bug. */

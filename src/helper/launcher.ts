@@ -6,7 +6,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream';
 import { Frame, FrameDecoder, encodeFrame, encodePlan, type HelperEvent, type Step } from './protocol';
 import { helperPath } from './paths';
-import { mark } from '../runtime/trace';
+import { helperEnv, mark } from '../runtime/trace';
 
 /** How a sync point was answered: continue (with the OCI state JSON as payload) or abort. */
 export type SyncReply = { continue: true; payload?: Buffer } | { continue: false };
@@ -64,7 +64,7 @@ export function launch(steps: readonly Step[], opts: LaunchOptions = {}): Promis
   const stdio = [...(opts.stdio ?? ['inherit', 'inherit', 'inherit']), 'pipe', 'pipe', ...(opts.extraFds ?? [])];
   // detached: the helper gets its own process group, so a terminal's Ctrl-C reaches only stasis, which
   // forwards it once to the container instead of the container getting it twice.
-  const helper = spawn(helperPath(), ['run'], { stdio: stdio as StdioOptions, env: opts.env ?? {}, detached: true });
+  const helper = spawn(helperPath(), ['run'], { stdio: stdio as StdioOptions, env: opts.env ?? helperEnv(), detached: true });
   mark('helper spawned');
   const ctl = helper.stdio[3] as unknown as Readable & Writable;
   const log = helper.stdio[4] as Readable;

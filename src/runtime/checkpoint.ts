@@ -21,6 +21,7 @@ import { openContainerCgroup } from './cgroup';
 import { destroy } from './delete';
 import { RuntimeError, errnoText } from './errors';
 import { faultPoint } from './trace';
+import { endCheckpointFreeze, freezeForCheckpoint } from './checkpoint-guard';
 import { dumpExternalMounts, parseMountinfo } from './checkpoint-mounts';
 import { descriptorLinks, hostFileStdio, readStdio, writeDescriptors } from './descriptors';
 import { writeCheckpointMeta, type CheckpointMeta } from './checkpoint-meta';
@@ -127,7 +128,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     const froze = (opts.preFreeze !== false || opts.beforeDump !== undefined) && c.status === 'running';
     if (froze) {
       const f0 = now();
-      await cg.freeze();
+      await freezeForCheckpoint(c, cg);
       faultPoint('checkpoint:frozen');
       preFreeze = now() - f0;
     }
@@ -202,6 +203,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     }
     return { imagesDir: plan.imagesDir, record, timings };
   } finally {
+    await endCheckpointFreeze(c);
     c.lock.release();
   }
 }

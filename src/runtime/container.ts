@@ -5,6 +5,7 @@ import { LockMode } from '../state/lock';
 import type { ContainerRecord } from '../state/record';
 import { deriveStatus, hostProbe, type Status } from './lifecycle';
 import { openContainerCgroup } from './cgroup';
+import { healCheckpointFreeze } from './checkpoint-guard';
 
 /** A locked, loaded container with its derived status. Call `lock.release()` when done. */
 export interface Loaded {
@@ -26,8 +27,12 @@ export async function loadContainer(ctx: Context, id: string, mode: LockMode = L
   }
 }
 
-/** Derives the status of a loaded record. */
-export function statusOf(store: StateStore, record: ContainerRecord): Promise<Status> {
+/**
+ * Derives the status of a loaded record (its lock held). First it thaws a container that a killed checkpoint
+ * left frozen (checkpoint-guard.ts), so every command sees it running again.
+ */
+export async function statusOf(store: StateStore, record: ContainerRecord): Promise<Status> {
+  await healCheckpointFreeze(store, record);
   const probe = hostProbe(
     (r) => store.fifoPath(r.id),
     async (r) => (await openContainerCgroup(r).state()) === 'frozen',

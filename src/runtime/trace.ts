@@ -3,9 +3,12 @@
  * - STASIS_TRACE=1: `mark()` prints "<ms since process start> <label>" to stderr (performance work).
  * - STASIS_FAULT=<point>: `faultPoint()` SIGKILLs this process at the named point, as a crash or an
  *   impatient engine would. Only the fault-injection tests set it; the points are listed in FAULT_POINTS.
+ * - STASIS_HELPER_FAULT=<step index>: passed on to the C helper (`helperEnv()`), which SIGKILLs itself right
+ *   before running that step of its plan (native/helper/main.c). Only the fault-injection tests set it.
  */
 const trace = process.env.STASIS_TRACE === '1';
 const fault = process.env.STASIS_FAULT;
+const helperFault = process.env.STASIS_HELPER_FAULT;
 
 /** Every point a test can kill stasis at, in lifecycle order. */
 export const FAULT_POINTS = [
@@ -33,4 +36,12 @@ export function mark(label: string): void {
 /** Dies here, now, without any cleanup, when the tests asked for this point. */
 export function faultPoint(point: FaultPoint): void {
   if (fault === point) process.kill(process.pid, 'SIGKILL');
+}
+
+/**
+ * The environment every helper is started with: empty (the helper needs none, and the container must not
+ * inherit ours), except for the STASIS_HELPER_FAULT test hook when a test set it.
+ */
+export function helperEnv(): NodeJS.ProcessEnv {
+  return helperFault ? { STASIS_HELPER_FAULT: helperFault } : {};
 }

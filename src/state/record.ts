@@ -31,6 +31,11 @@ export interface ContainerRecord {
    * overlay over the base bundle's rootfs); delete unmounts and removes it.
    */
   clone?: CloneRecord;
+  /**
+   * Set while a checkpoint has frozen the cgroup: the checkpointing stasis process (pid + start time). A later
+   * command that finds it with that process gone thaws the container and clears it (runtime/checkpoint-guard.ts).
+   */
+  checkpointFreeze?: CheckpointFreezeMark;
 }
 
 /** Where a clone came from and the bundle directory stasis made for it. */
@@ -39,6 +44,12 @@ export interface CloneRecord {
   base: string;
   /** `<root>/.clones/<id>`. */
   dir: string;
+}
+
+/** Who froze the container for a checkpoint: one process, named by pid and start time against pid reuse. */
+export interface CheckpointFreezeMark {
+  pid: number;
+  startTime: string;
 }
 
 /** Where the container's cgroup is, and whether stasis created it (only then may delete remove it). */

@@ -1,11 +1,14 @@
 /**
- * Fault injection in checkpoint and restore: stasis SIGKILLed at each addressable point (STASIS_FAULT). The
- * container is never left dead or silently frozen: state tells the truth, a documented command recovers it, and
- * delete --force leaves no process, cgroup or state behind.
+ * Fault injection in checkpoint and restore: stasis SIGKILLed at each addressable point (STASIS_FAULT). A
+ * checkpoint killed while the container is frozen leaves it running: the next command thaws it
+ * (runtime/checkpoint-guard.ts). Otherwise state tells the truth and delete --force leaves no process, cgroup
+ * or state behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { World, skipReason, waitFor, cgroupExists } from '../integration/checkpoint/harness';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { World, skipReason, waitFor, cgroupExists, freezerState } from '../integration/checkpoint/harness';
 
 const skip = skipReason();
 
@@ -19,19 +22,64 @@ function withFault<T>(point: string, fn: () => T): T {
   }
 }
 
-test('killed at checkpoint:frozen: the container reads as paused and resume brings it back running', { skip }, async (t) => {
+/** The checkpoint-freeze mark in the container's state.json (undefined when there is none). */
+function freezeMark(w: World, id: string): unknown {
+  return (JSON.parse(fs.readFileSync(path.join(w.root, id, 'state.json'), 'utf8')) as { checkpointFreeze?: unknown }).checkpointFreeze;
+}
+
+/**
+ * Kills stasis right after it froze the container for a checkpoint, checks the kill left the container frozen
+ * and marked, then runs `first` (the next command of a user or an engine) and checks the container is running
+ * again: thawed, unmarked, its counter moving.
+ */
+async function healedBy(t: { after(fn: () => unknown): void }, name: string, first: (w: World, id: string) => void): Promise<void> {
   const w = new World();
   t.after(() => w.cleanup());
-  const id = w.id('ff');
+  const id = w.id(name);
   w.ok(['run', '-d', '-b', w.bundle, id]);
   await waitFor('counter', () => w.count() > 3);
   const r = withFault('checkpoint:frozen', () => w.stasis(['checkpoint', '--image-path', w.images('img'), id]));
   assert.equal(r.status, null, 'stasis was killed');
-  assert.equal(w.state(id)?.status, 'paused', 'the freeze stasis made is visible, not hidden');
-  w.ok(['resume', id]);
+  assert.equal(freezerState(id), 'FROZEN', 'the kill left the container frozen');
+  assert.ok(freezeMark(w, id), 'state.json names the checkpoint that froze it');
+  first(w, id);
+  assert.equal(freezerState(id), 'THAWED');
+  assert.equal(freezeMark(w, id), undefined, 'the mark is cleared');
+  assert.equal(w.state(id)?.status, 'running');
   const before = w.count();
   await waitFor('counter moves again', () => w.count() > before + 2);
-  assert.equal(w.state(id)?.status, 'running');
+}
+
+test('killed at checkpoint:frozen: the next state thaws the container, which runs on', { skip }, async (t) => {
+  await healedBy(t, 'fs', (w, id) => assert.equal(w.state(id)?.status, 'running', 'state reports running, not paused'));
+});
+
+test('killed at checkpoint:frozen: list heals too', { skip }, async (t) => {
+  await healedBy(t, 'fl', (w, id) => {
+    const all = JSON.parse(w.ok(['list', '--format', 'json'])) as { id: string; status: string }[];
+    assert.equal(all.find((s) => s.id === id)?.status, 'running');
+  });
+});
+
+test('killed at checkpoint:frozen: exec works at once (no resume needed)', { skip }, async (t) => {
+  await healedBy(t, 'fe', (w, id) => assert.equal(w.ok(['exec', id, 'echo', 'in']).trim(), 'in'));
+});
+
+test('killed at checkpoint:frozen: a second checkpoint --leave-running succeeds and leaves no mark', { skip }, async (t) => {
+  await healedBy(t, 'fc', (w, id) => w.ok(['checkpoint', '--leave-running', '--image-path', w.images('img2'), id]));
+});
+
+test('a checkpoint that ends normally clears its mark, so a later pause is not undone', { skip }, async (t) => {
+  const w = new World();
+  t.after(() => w.cleanup());
+  const id = w.id('fa');
+  w.ok(['run', '-d', '-b', w.bundle, id]);
+  await waitFor('counter', () => w.count() > 3);
+  w.ok(['checkpoint', '--leave-running', '--image-path', w.images('img'), id]);
+  assert.equal(freezeMark(w, id), undefined, 'a checkpoint that ends normally clears its mark');
+  w.ok(['pause', id]);
+  assert.equal(w.state(id)?.status, 'paused', 'a pause by the user is not undone');
+  w.ok(['resume', id]);
 });
 
 test('killed at checkpoint:dumped: state says stopped, the images restore, delete --force cleans up', { skip }, async (t) => {

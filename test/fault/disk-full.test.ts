@@ -50,13 +50,13 @@ test('a full state filesystem gives a clear error and keeps the existing state i
   const filler = fill(root);
 
   const second = await run(['create', '-b', b.dir, b.id]);
-  assert.notEqual(second.code, 0);
+  assert.notEqual(second.code, 0, show(second));
   assert.match(second.stderr, /no space left on device/i, show(second));
   assert.equal(second.stderr.trim().split('\n').length, 1, 'one line');
   assert.ok(!fs.existsSync(path.join(root, b.id)), 'the failed create left no state directory');
 
   const upd = await run(['update', '--memory', '64m', a.id]);
-  assert.notEqual(upd.code, 0);
+  assert.notEqual(upd.code, 0, show(upd));
   assert.match(upd.stderr, /no space left on device/i, show(upd));
   assert.equal(fs.readFileSync(path.join(root, a.id, 'state.json'), 'utf8'), before, 'previous state untouched');
   const limit = Number(fs.readFileSync(`/sys/fs/cgroup/memory${a.cgroupsPath}/memory.limit_in_bytes`, 'utf8'));

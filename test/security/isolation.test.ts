@@ -6,7 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Lab, labSkipReason, probeValue } from './lab';
 import { show } from '../support/run';
 import { decodeCaps } from '../support/proc';
@@ -64,7 +67,33 @@ function hostDisk(): [number, number] | undefined {
   return [maj, min];
 }
 
-test('a disk outside linux.devices cannot be read even with CAP_MKNOD', { skip: skip || (!hostDisk() && 'no block device') }, async (t) => {
+/**
+ * Whether this host itself may open the disk through a fresh node. When an outer devices cgroup (this machine
+ * running inside another container) refuses it even to root on the host, the test below would pass whatever
+ * stasis did, so it is skipped instead of proving nothing.
+ */
+function hostCanOpen(type: 'b' | 'c', maj: number, min: number): boolean {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stasis-disk-'));
+  try {
+    execFileSync('mknod', [path.join(dir, 'disk'), type, String(maj), String(min)]);
+    fs.closeSync(fs.openSync(path.join(dir, 'disk'), 'r'));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function diskSkipReason(): string | false {
+  if (skip) return skip;
+  const disk = hostDisk();
+  if (!disk) return 'no block device';
+  if (!hostCanOpen('b', ...disk)) return 'the host itself cannot open its disk (an outer devices cgroup): the test could not fail';
+  return false;
+}
+
+test('a disk outside linux.devices cannot be read even with CAP_MKNOD', { skip: diskSkipReason() }, async (t) => {
   const [maj, min] = hostDisk()!;
   const c = lab.bundle(t, {
     probe: true,
@@ -82,6 +111,27 @@ test('a disk outside linux.devices cannot be read even with CAP_MKNOD', { skip: 
   if (made === 'ok') assert.equal(probeValue(r.stdout, 'mknod-open /dev/disk0'), 'EPERM', show(r));
   else assert.equal(made, 'EPERM', show(r));
   assert.equal(probeValue(r.stdout, 'mknod-read /dev/disk0'), undefined, show(r));
+});
+
+const KMSG: [number, number] = [1, 11];
+
+test('the kernel log (/dev/kmsg) outside linux.devices cannot be opened even with CAP_MKNOD', { skip: skip || (!hostCanOpen('c', ...KMSG) && 'the host cannot open /dev/kmsg itself') }, async (t) => {
+  const c = lab.bundle(t, {
+    probe: true,
+    args: ['/probe', 'mknod-read-char', '/dev/kmsg0', String(KMSG[0]), String(KMSG[1]), 'status'],
+    // CAP_SYSLOG too: with kernel.dmesg_restrict the open would fail for want of it, not because of the
+    // devices cgroup, and the test would prove nothing.
+    tweak: (s) => {
+      const caps = s.process!.capabilities!;
+      for (const set of ['bounding', 'effective', 'permitted'] as const) caps[set] = [...(caps[set] ?? []), 'CAP_MKNOD', 'CAP_SYSLOG'];
+    },
+  });
+  const r = await lab.run(['run', '-b', c.dir, c.id]);
+  assert.equal(r.code, 0, show(r));
+  assert.ok(decodeCaps(probeValue(r.stdout, 'CapEff') ?? '').includes(27), `CAP_MKNOD missing:\n${r.stdout}`);
+  const made = probeValue(r.stdout, 'mknod /dev/kmsg0');
+  if (made === 'ok') assert.equal(probeValue(r.stdout, 'mknod-open /dev/kmsg0'), 'EPERM', show(r));
+  else assert.equal(made, 'EPERM', show(r));
 });
 
 test('host pids are neither visible nor signalable', { skip }, async (t) => {

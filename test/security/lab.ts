@@ -1,22 +1,18 @@
 /**
- * The world of one hardening test file: its own state root, cgroups under `/<group>/<file>-<pid>-<n>`, a
- * static probe program (probe.c) compiled once per process and copied into bundles, and cleanup that deletes
- * every container, removes the file's cgroups and the group directory when it is empty, and reports leaks.
+ * The world of one hardening test file: a TestEnv (test/support/env.ts) with cgroups under
+ * `/<group>/<file>-<pid>-<n>`, a static probe program (probe.c) compiled once per process and copied into
+ * bundles, and cleanup that also sweeps leaked cgroups, the group directory and leaked mounts.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { bundleSkipReason, makeBundle, type Bundle, type BundleOptions } from '../support/bundle';
-import { repoRoot, stasis, type RunOptions, type RunResult } from '../support/run';
+import { bundleSkipReason, type BundleOptions } from '../support/bundle';
+import { TestEnv, type AfterHost, type TestContainer } from '../support/env';
+import { repoRoot } from '../support/run';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
-
-/** What node:test's test context offers for cleanup. */
-export interface AfterHost {
-  after(fn: () => unknown): void;
-}
 
 let probeCache: string | undefined;
 
@@ -54,100 +50,36 @@ export function sha256(file: string): string {
 }
 
 /** A bundle registered with the lab. */
-export interface LabContainer extends Bundle {
-  id: string;
-  cgroupsPath: string;
-}
+export type LabContainer = TestContainer;
 
 /** Options of Lab.bundle: those of makeBundle, plus copying the probe to `/probe`. */
 export interface LabBundleOptions extends BundleOptions {
   probe?: boolean;
 }
 
-/** Per-file environment of the hardening tests. */
-export class Lab {
-  readonly base: string;
-  readonly root: string;
-  /** cgroup names of this file start with `/<group>/<prefix>` */
-  readonly prefix: string;
-  private counter = 0;
-  private readonly ids = new Set<string>();
-
-  constructor(
-    readonly name: string,
-    readonly group = 'stasis-sec',
-  ) {
-    this.base = fs.mkdtempSync(path.join(os.tmpdir(), `stasis-${group}-${name}-`));
-    fs.chmodSync(this.base, 0o755);
-    this.root = path.join(this.base, 'state');
-    this.prefix = `${name}-${process.pid}`;
-  }
-
-  /** A fresh container id and its cgroup path. */
-  next(): { id: string; cgroupsPath: string } {
-    const n = ++this.counter;
-    return { id: `${this.name}-${n}`, cgroupsPath: `/${this.group}/${this.prefix}-${n}` };
-  }
-
-  /** A scratch path under the lab's temp dir. */
-  scratch(name: string): string {
-    return path.join(this.base, name);
+/**
+ * Per-file environment of the hardening tests: a TestEnv whose cgroups live under `/<group>/`, whose bundles
+ * can carry the probe, and whose dispose() also sweeps what leaked, so that a failing run cannot poison the
+ * next one.
+ */
+export class Lab extends TestEnv {
+  constructor(name: string, group = 'stasis-sec') {
+    super(name, group);
   }
 
   /** Makes a bundle (optionally with the probe as /probe) and registers `delete --force` with `t`. */
-  bundle(t: AfterHost, opts: LabBundleOptions = {}): LabContainer {
-    const { id, cgroupsPath } = this.next();
-    const b = makeBundle(path.join(this.base, id), { cgroupsPath, ...opts });
+  override bundle(t: AfterHost, opts: LabBundleOptions = {}): LabContainer {
+    const c = super.bundle(t, opts);
     if (opts.probe) {
-      fs.copyFileSync(probePath(), path.join(b.rootfs, 'probe'));
-      fs.chmodSync(path.join(b.rootfs, 'probe'), 0o755);
+      fs.copyFileSync(probePath(), path.join(c.rootfs, 'probe'));
+      fs.chmodSync(path.join(c.rootfs, 'probe'), 0o755);
     }
-    this.track(id);
-    t.after(async () => {
-      await this.remove(id);
-      fs.rmSync(b.dir, { recursive: true, force: true });
-    });
-    return { ...b, id, cgroupsPath };
-  }
-
-  /** Remembers an id so that dispose() deletes it if a test did not. */
-  track(id: string): void {
-    this.ids.add(id);
-  }
-
-  /** `stasis --root <root> ARGS`. */
-  run(args: readonly string[], opts?: RunOptions): Promise<RunResult> {
-    return stasis(['--root', this.root, ...args], opts);
-  }
-
-  /** Deletes a container whatever its state; quiet when it does not exist. */
-  async remove(id: string): Promise<void> {
-    await this.run(['delete', '--force', id]);
-    this.ids.delete(id);
-  }
-
-  /** Cgroup directories of this file left in any hierarchy. */
-  leakedCgroups(): string[] {
-    const out: string[] = [];
-    for (const h of safeReaddir(CGROUP_ROOT)) {
-      const dir = path.join(CGROUP_ROOT, h, this.group);
-      for (const d of safeReaddir(dir)) if (d.startsWith(this.prefix)) out.push(path.join(dir, d));
-    }
-    return out;
-  }
-
-  /** Host mount points under the lab's temp dir. */
-  leakedMounts(): string[] {
-    return fs
-      .readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' ')[4])
-      .filter((mp) => mp !== undefined && mp.startsWith(this.base));
+    return c;
   }
 
   /** Container state directories left in the root. */
   leakedState(): string[] {
-    return safeReaddir(this.root);
+    return this.stateEntries();
   }
 
   /** All leaks at once. */
@@ -156,15 +88,14 @@ export class Lab {
   }
 
   /**
-   * Deletes whatever is left, reports leaks found before the final sweep, then removes leaked cgroups
-   * (so a failing run does not poison the next) and the group directory when it is empty.
+   * Deletes whatever is left, reports leaks found before the final sweep, then removes leaked cgroups, the
+   * group directory when it is empty, and leaked mounts, and finally the temp dir.
    */
-  async dispose(): Promise<{ cgroups: string[]; mounts: string[]; state: string[] }> {
-    for (const id of [...this.ids]) await this.remove(id);
-    const leaks = this.leaks();
+  override async dispose(): Promise<{ cgroups: string[]; mounts: string[]; state: string[] }> {
+    const leaks = await super.dispose();
     for (const dir of leaks.cgroups) rmdirQuiet(dir);
-    for (const h of safeReaddir(CGROUP_ROOT)) rmdirQuiet(path.join(CGROUP_ROOT, h, this.group));
-    for (const mp of leaks.mounts.reverse()) {
+    for (const h of safeReaddir(CGROUP_ROOT)) rmdirQuiet(path.join(CGROUP_ROOT, h, this.group!));
+    for (const mp of [...leaks.mounts].reverse()) {
       try {
         execFileSync('umount', ['-l', mp], { stdio: 'ignore' });
       } catch {

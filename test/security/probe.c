@@ -11,6 +11,7 @@
  *   mount-proc DIR            mount a fresh procfs on DIR
  *   umount PATH               unmount PATH (to uncover a masked path)
  *   mknod-read PATH MAJ MIN   create a block device node and read from it
+ *   mknod-read-char PATH MAJ MIN   the same with a character device node
  *   kill PID                  signal 0 to PID (can we reach it?)
  *   pids                      the numeric entries of /proc
  *   uname                     the uname syscall (blocked by the seccomp profile of some tests)
@@ -18,6 +19,9 @@
  *   attack-exe NEEDLE         CVE-2019-5736: find a process whose /proc/PID/exe names NEEDLE, try to open
  *                             it for writing while it runs, kill it, then reopen the kept O_PATH fd for
  *                             writing and write, as the original exploit did
+ *   swap A B                  (run on the host, as the racer of the CVE-2021-30465 tests) exchange A and
+ *                             B with renameat2(RENAME_EXCHANGE) in a loop until SIGTERM, then print
+ *                             "swap N" (N swaps done); A and B are never missing in between
  *
  * Results are errno names (ENOENT…) or "ok"; numbers are printed as they are. Build: gcc -static -O2. */
 #define _GNU_SOURCE
@@ -201,14 +205,14 @@ do_umount (const char *path)
 }
 
 static void
-mknod_read (const char *path, const char *maj, const char *min)
+mknod_read (const char *path, const char *maj, const char *min, mode_t type)
 {
-  int r = mknod (path, S_IFBLK | 0600, makedev (atoi (maj), atoi (min)));
+  int r = mknod (path, type | 0600, makedev (atoi (maj), atoi (min)));
   printf ("mknod %s %s\n", path, err_name (r < 0 ? errno : 0));
   if (r < 0)
     return;
-  char buf[512];
-  int fd = open (path, O_RDONLY);
+  char buf[8192]; /* /dev/kmsg refuses reads smaller than one record */
+  int fd = open (path, O_RDONLY | O_NONBLOCK);
   if (fd < 0)
     printf ("mknod-open %s %s\n", path, err_name (errno));
   else
@@ -317,6 +321,33 @@ attack_exe (const char *needle)
   close (pfd);
 }
 
+static volatile sig_atomic_t stop_swapping;
+
+static void
+on_term (int sig)
+{
+  (void) sig;
+  stop_swapping = 1;
+}
+
+static void
+swap_loop (const char *a, const char *b)
+{
+  unsigned long n = 0;
+  int e = 0;
+  signal (SIGTERM, on_term);
+  while (!stop_swapping)
+    {
+      if (renameat2 (AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) < 0)
+        {
+          e = errno;
+          break;
+        }
+      n++;
+    }
+  printf ("swap %lu %s\n", n, err_name (e));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -375,13 +406,25 @@ main (int argc, char **argv)
       else if (strcmp (op, "mknod-read") == 0)
         {
           NEED (3);
-          mknod_read (argv[i + 1], argv[i + 2], argv[i + 3]);
+          mknod_read (argv[i + 1], argv[i + 2], argv[i + 3], S_IFBLK);
+          i += 3;
+        }
+      else if (strcmp (op, "mknod-read-char") == 0)
+        {
+          NEED (3);
+          mknod_read (argv[i + 1], argv[i + 2], argv[i + 3], S_IFCHR);
           i += 3;
         }
       else if (strcmp (op, "sleep") == 0)
         {
           NEED (1);
           sleep ((unsigned) atoi (argv[++i]));
+        }
+      else if (strcmp (op, "swap") == 0)
+        {
+          NEED (2);
+          swap_loop (argv[i + 1], argv[i + 2]);
+          i += 2;
         }
       else if (strcmp (op, "attack-exe") == 0)
         {

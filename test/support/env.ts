@@ -3,7 +3,8 @@
  * deletes every container the file created and reports leaked cgroups, mounts and state directories.
  *
  * Every container gets the single-level cgroupsPath `/stasis-test-<file>-<pid>-<n>` so that a leak check is
- * an exact directory test (a nested path would leave parent directories that stasis never owned).
+ * an exact directory test (a nested path would leave parent directories that stasis never owned). With a
+ * `group` (the hardening suites: `stasis-sec`, `stasis-fuzz`, …) it is `/<group>/<file>-<pid>-<n>` instead.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ import { stasis, type RunOptions, type RunResult } from './run';
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
 /** What node:test's test context offers for cleanup. */
-interface AfterHost {
+export interface AfterHost {
   after(fn: () => unknown): void;
 }
 
@@ -37,17 +38,33 @@ export class TestEnv {
   private counter = 0;
   private readonly ids = new Set<string>();
 
-  constructor(readonly name: string) {
-    this.base = fs.mkdtempSync(path.join(os.tmpdir(), `stasis-it-${name}-`));
+  /** `group`: a cgroup directory holding this file's cgroups (none: they sit at the top of each hierarchy). */
+  constructor(
+    readonly name: string,
+    readonly group?: string,
+  ) {
+    this.base = fs.mkdtempSync(path.join(os.tmpdir(), `stasis-${group ?? 'it'}-${name}-`));
     // mkdtemp makes 0700; the root of a user namespace (a mapped host uid) must be able to reach the rootfs.
     fs.chmodSync(this.base, 0o755);
     this.root = path.join(this.base, 'state');
-    this.prefix = `stasis-test-${name}-${process.pid}`;
+    this.prefix = group ? `${name}-${process.pid}` : `stasis-test-${name}-${process.pid}`;
+  }
+
+  /** A fresh container id and its cgroup path (not yet created, not yet tracked). */
+  next(): { id: string; cgroupsPath: string } {
+    const n = ++this.counter;
+    const cgroupsPath = this.group ? `/${this.group}/${this.prefix}-${n}` : `/${this.prefix}-${n}`;
+    return { id: `${this.name}-${n}`, cgroupsPath };
   }
 
   /** A fresh container id (not yet created). */
   nextId(): string {
-    return `${this.name}-${++this.counter}`;
+    return this.next().id;
+  }
+
+  /** Remembers an id so that dispose() deletes it if a test did not. */
+  track(id: string): void {
+    this.ids.add(id);
   }
 
   /** A scratch path under the file's temp dir. */
@@ -60,10 +77,9 @@ export class TestEnv {
    * check that its cgroup directories are gone in every hierarchy.
    */
   bundle(t: AfterHost, opts: BundleOptions = {}): TestContainer {
-    const id = this.nextId();
-    const cgroupsPath = `/${this.prefix}-${this.counter}`;
+    const { id, cgroupsPath } = this.next();
     const b = makeBundle(path.join(this.base, id), { cgroupsPath, ...opts });
-    this.ids.add(id);
+    this.track(id);
     t.after(async () => {
       await this.remove(id);
       const left = cgroupDirs(cgroupsPath);
@@ -113,7 +129,8 @@ export class TestEnv {
   leakedCgroups(): string[] {
     const out: string[] = [];
     for (const h of safeReaddir(CGROUP_ROOT)) {
-      for (const d of safeReaddir(path.join(CGROUP_ROOT, h))) if (d.startsWith(this.prefix)) out.push(path.join(CGROUP_ROOT, h, d));
+      const dir = this.group ? path.join(CGROUP_ROOT, h, this.group) : path.join(CGROUP_ROOT, h);
+      for (const d of safeReaddir(dir)) if (d.startsWith(this.prefix)) out.push(path.join(dir, d));
     }
     return out;
   }
