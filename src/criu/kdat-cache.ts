@@ -15,7 +15,6 @@
  * Paths CRIU is given that lie under the host's /run would be hidden by that /run: the caller checks with
  * pathsUnderRun() and goes without the cache then.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -70,8 +69,18 @@ export function kdatCacheDir(criuPath: string, host: KdatHost = realKdatHost): s
   if (host.fsType(KDAT_PARENT) !== TMPFS_MAGIC) return undefined;
   const id = host.binaryId(criuPath);
   if (!id) return undefined;
-  const key = createHash('sha256').update(`${host.bootId()}\n${id}`).digest('hex').slice(0, 16);
+  const key = fnv1a64(`${host.bootId()}\n${id}`);
   return path.join(KDAT_PARENT, KDAT_DIR_PREFIX + key);
+}
+
+/**
+ * FNV-1a, 64 bits, as 16 hex digits: a name, not a secret (the directory's owner and mode are what make it
+ * safe), and node:crypto would cost ~7 ms to load and start.
+ */
+export function fnv1a64(text: string): string {
+  let h = 0xcbf29ce484222325n;
+  for (const b of Buffer.from(text, 'utf8')) h = BigInt.asUintN(64, (h ^ BigInt(b)) * 0x100000001b3n);
+  return h.toString(16).padStart(16, '0');
 }
 
 /**

@@ -10,6 +10,9 @@
  *   whenever containers were deleted shortly before); a bind is ~20 µs. CRIU opens yard/<name> for each
  *   hierarchy (name as in /proc/self/cgroup, `name=` dropped, "unified" for cgroup2). On restore the yard
  *   is needed anyway (CRIU cannot mount in the work directory, a mount of the host's namespace);
+ * - (restore) an empty read-only tmpfs like the one create puts on a masked directory: the dump leaves
+ *   masked directories external (checkpoint-mounts.ts) and the restore binds them from this one, where
+ *   CRIU would otherwise run tar for each, at dump and at restore, to save an empty directory;
  * - /run replaced by CRIU's kernel-feature cache directory when the host's /run cannot keep that cache
  *   (src/criu/kdat-cache.ts), with the host's /run/xtables.lock bound through so that iptables runs still
  *   exclude each other. Paths CRIU must reach under the host's /run would be hidden: then no cache.
@@ -24,7 +27,8 @@ import { MS } from '../plan/mount-options';
 import { launch } from '../helper/launcher';
 import { parseMountinfo, type MountinfoEntry } from '../util/mountinfo';
 import { pathsUnderRun, prepareKdatCache } from '../criu/kdat-cache';
-import type { StartedCriu } from '../criu';
+import type { ExtMountMap, StartedCriu } from '../criu';
+import { MASKED_DIR_ID } from './checkpoint-mounts';
 
 /** CLONE_NEWNS, from sched.h. */
 const CLONE_NEWNS = 0x00020000;
@@ -33,6 +37,8 @@ export const CRIU_SOCKET_FD = 5;
 /** The yard's name inside the kdat cache directory (seen by CRIU as /run/<name>). */
 const CACHE_YARD = 'cgroup-yard';
 const XTABLES_LOCK = '/run/xtables.lock';
+/** The masked-directory tmpfs's place in the yard (no cgroup hierarchy has that name). */
+const MASKED_DIR_NAME = 'stasis-masked';
 
 /** One hierarchy bound into the yard: yard/<name> ← the host's mount of that hierarchy's root. */
 export interface YardBind {
@@ -84,6 +90,10 @@ export interface CriuNamespace {
   xtablesLock?: boolean;
   /** The yard: a tmpfs at `path` (as CRIU sees it) holding `binds`. */
   yard?: { path: string; binds: readonly YardBind[] };
+  /** Restore: where to mount the empty read-only tmpfs that masked directories are bound from. */
+  maskedDir?: string;
+  /** CRIU's arguments; default `swrk <socket fd>`. */
+  args?: readonly string[];
 }
 
 /** The helper plan that prepares CRIU's mount namespace and execs `criu swrk`. Pure. */
@@ -114,11 +124,20 @@ export function criuNamespaceSteps(ns: CriuNamespace): Step[] {
     });
     for (const b of binds) steps.push(bind(b.source, path.join(yard, b.name), TargetKind.DIR, `bind cgroup hierarchy ${b.source} into criu's yard`));
   }
+  if (ns.maskedDir !== undefined) {
+    // The mask create puts on a directory (MASK_PATH): the restored masks are binds of this one.
+    steps.push({
+      op: 'MOUNT',
+      args: [str('tmpfs'), u32(Base.HOST), str(ns.maskedDir), str('tmpfs'), u64(MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC), str('size=4k,nr_inodes=1'), u32(TargetKind.DIR), u32(0)],
+      what: `mount the empty read-only tmpfs for masked directories on ${ns.maskedDir}`,
+    });
+  }
   const envPath = ns.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  const argv = ns.args ?? ['swrk', String(CRIU_SOCKET_FD)];
   steps.push(
     { op: 'LOOKUP_EXEC', args: [str(ns.criuPath), str(envPath)], what: `find criu (${ns.criuPath})` },
     { op: 'READY', args: [], what: 'report criu ready to start' },
-    { op: 'EXEC', args: [strlist([ns.criuPath, 'swrk', String(CRIU_SOCKET_FD)]), strlist([...ns.env])], what: `execute ${ns.criuPath}` },
+    { op: 'EXEC', args: [strlist([ns.criuPath, ...argv]), strlist([...ns.env])], what: `execute ${ns.criuPath}` },
   );
   return steps;
 }
@@ -145,6 +164,8 @@ export interface StartCriuInput {
 /** A planned CRIU start: the yard path to tell CRIU (cgroup_yard), and the start function for swrk. */
 export interface CriuStart {
   cgroupYard?: string;
+  /** External mount sources this namespace provides (restore: the masked-directory tmpfs). */
+  extMnt: ExtMountMap[];
   /** True when CRIU gets the kdat cache as /run. */
   kdatCache: boolean;
   start: (socketFd: number, stderr: StdioNull | number) => Promise<StartedCriu>;
@@ -164,6 +185,7 @@ export function startCriu(i: StartCriuInput): CriuStart {
   const { binds, complete } = cgroupYardBinds(readText('/proc/self/cgroup'), parseMountinfo(readText('/proc/self/mountinfo')));
   const wantYard = !i.dump || complete;
   const yardPath = kdatDir !== undefined ? path.join('/run', CACHE_YARD) : i.stateYard;
+  const maskedDir = i.dump ? undefined : path.join(yardPath, MASKED_DIR_NAME);
   const ns: CriuNamespace = {
     criuPath: i.criuPath,
     env: criuEnv(),
@@ -171,10 +193,12 @@ export function startCriu(i: StartCriuInput): CriuStart {
     kdatDir,
     xtablesLock: kdatDir !== undefined && fs.existsSync(XTABLES_LOCK),
     yard: wantYard ? { path: yardPath, binds } : undefined,
+    maskedDir,
   };
   const steps = criuNamespaceSteps(ns);
   return {
     cgroupYard: wantYard ? yardPath : undefined,
+    extMnt: maskedDir !== undefined ? [{ key: MASKED_DIR_ID, val: maskedDir }] : [],
     kdatCache: kdatDir !== undefined,
     start: async (socketFd, stderr) => {
       const launched = await launch(steps, {
@@ -193,4 +217,21 @@ function readText(file: string): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * Runs `criu ARGS` in a private mount namespace with the kdat cache as /run and waits for it to exit (a
+ * `criu lazy-pages --daemon` exits once its socket is ready; the daemon lives on in that namespace).
+ * Resolves to undefined, without running anything, when the cache cannot be used (none needed or
+ * possible, or one of `hostPaths` is under /run): the caller runs CRIU itself then.
+ */
+export async function runCriuWithCache(criuPath: string, args: readonly string[], hostPaths: readonly string[], cwd: string): Promise<number | undefined> {
+  if (pathsUnderRun([...hostPaths, cwd, criuPath]).length > 0) return undefined;
+  const kdatDir = prepareKdatCache(criuPath);
+  if (kdatDir === undefined) return undefined;
+  const steps = criuNamespaceSteps({ criuPath, env: criuEnv(), kdatDir, xtablesLock: fs.existsSync(XTABLES_LOCK), args });
+  // CRIU's relative paths (pid file, log) are relative to its cwd: enter it first.
+  steps.splice(steps.length - 3, 0, { op: 'CHDIR', args: [str(cwd)], what: `enter ${cwd}` });
+  const launched = await launch(steps, { stdio: ['ignore', 'ignore', 'ignore'] });
+  return launched.helperExit;
 }

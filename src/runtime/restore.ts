@@ -143,7 +143,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     });
     const extraOpts = restoreCriuOpts({
       rootfs,
-      extMnt,
+      extMnt: [...extMnt, ...criu.extMnt],
       inheritFd: inherit,
       cgRoot: [], // filled in once CRIU sits in the cgroup (beforeRequest)
       terminal,

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CRIU_SOCKET_FD, cgroupYardBinds, criuEnv, criuNamespaceSteps } from '../../../src/runtime/criu-start';
-import { TMPFS_MAGIC, ensureKdatDir, kdatCacheDir, underRun, type KdatHost } from '../../../src/criu/kdat-cache';
+import { TMPFS_MAGIC, ensureKdatDir, fnv1a64, kdatCacheDir, underRun, type KdatHost } from '../../../src/criu/kdat-cache';
 import { parseMountinfo } from '../../../src/util/mountinfo';
 
 const HYBRID_MOUNTS = parseMountinfo(
@@ -124,4 +124,25 @@ test('underRun', () => {
   assert.equal(underRun('/run/containers/x'), true);
   assert.equal(underRun('/running'), false);
   assert.equal(underRun('/var/run'), false);
+});
+
+test('fnv1a64 matches the reference vectors', () => {
+  assert.equal(fnv1a64(''), 'cbf29ce484222325');
+  assert.equal(fnv1a64('a'), 'af63dc4c8601ec8c');
+  assert.equal(fnv1a64('foobar'), '85944171f73967e8');
+});
+
+test('the namespace plan runs other criu commands (the lazy-pages daemon) with their own arguments', () => {
+  const steps = criuNamespaceSteps({ criuPath: '/c', env: [], kdatDir: '/dev/shm/.k', args: ['lazy-pages', '--daemon'] });
+  assert.deepEqual(steps.at(-1)!.args[0], { t: 'strlist', v: ['/c', 'lazy-pages', '--daemon'] });
+  assert.deepEqual(steps.map((s) => s.op), ['UNSHARE', 'PROPAGATION', 'MOUNT', 'LOOKUP_EXEC', 'READY', 'EXEC']);
+});
+
+test('a restore namespace gets the empty read-only tmpfs masked directories are bound from', () => {
+  const steps = criuNamespaceSteps({ criuPath: '/c', env: [], yard: { path: '/y', binds: [] }, maskedDir: '/y/stasis-masked' });
+  const masked = steps.find((s) => s.op === 'MOUNT' && s.args[2].v === '/y/stasis-masked')!;
+  assert.equal(masked.args[3].v, 'tmpfs');
+  // MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, the flags of create's mask
+  assert.equal(masked.args[4].v, BigInt(1 | 2 | 4 | 8));
+  assert.equal(masked.args[5].v, 'size=4k,nr_inodes=1');
 });
