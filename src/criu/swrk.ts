@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { native } from '../native';
+import { mark } from '../runtime/trace';
 import { decodeResponse, encodeRequest } from './proto';
 import type { CriuOpts, CriuReq, CriuReqType, CriuResp } from './types';
 
@@ -236,6 +237,7 @@ export async function criuRequest(req: CriuReq, opts: SwrkOptions = {}): Promise
     started = spawned.started;
   }
   const { exited } = started;
+  mark('criu: started');
 
   const fail = async (resp: CriuResp | undefined, extra?: string): Promise<never> => {
     fs.closeSync(mine);
@@ -293,6 +295,7 @@ export async function criuRequest(req: CriuReq, opts: SwrkOptions = {}): Promise
       for (const fd of msg.fds) fs.closeSync(fd);
       break;
     }
+    mark(`criu: notify ${resp.notify?.script}`);
     const event: CriuNotifyEvent = { script: resp.notify?.script ?? '', pid: resp.notify?.pid, fds: msg.fds };
     let hookError: unknown;
     if (opts.onNotify) {
@@ -318,9 +321,11 @@ export async function criuRequest(req: CriuReq, opts: SwrkOptions = {}): Promise
     }
   }
 
+  mark('criu: answered');
   if (!resp.success) return fail(resp);
   fs.closeSync(mine);
   await exited;
+  mark('criu: exited');
   if (captureFd !== undefined) fs.closeSync(captureFd);
   return resp;
 }

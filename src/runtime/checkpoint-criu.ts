@@ -4,10 +4,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CriuError, CriuOptionError, criuBinary, probeFeatures, version } from '../criu';
-import type { CriuFeatures } from '../criu/types';
+import { CLONE_NEWNET, CriuError, CriuOptionError, criuBinary, probeFeatures, version } from '../criu';
+import type { CriuFeatures, CriuOpts } from '../criu/types';
 import type { Context } from '../cli/context';
 import { RuntimeError } from './errors';
+import { startCriu, type CriuStart } from './criu-start';
 
 /** CRIU below this cannot dump on kernels ≥ 6.13 (vvar split) or TCP on ≥ 6.16; 4.2 is what stasis tests. */
 export const MIN_CRIU_VERSION = 40200;
@@ -99,4 +100,30 @@ export function criuUserError(err: unknown): unknown {
   if (err instanceof CriuOptionError) return new RuntimeError('usage', `--${err.message}`);
   if (err instanceof CriuError) return new RuntimeError('system', err.message);
   return err;
+}
+
+/**
+ * CRIU options for a pristine network namespace (only lo, nothing in the container can change it; see
+ * checkpoint-netns.ts), on both sides: its content is not dumped (empty_ns, lo is brought up again on
+ * restore), and it is not locked. CRIU's network lock keeps packets from reaching sockets while they are
+ * dumped or restored (iptables-restore runs: ~15 ms at dump, ~70 ms at restore with the unlock); a
+ * namespace whose only interface is lo receives packets only from its own tasks, which are frozen (dump)
+ * or not yet running (restore). A lock method the plan already names is kept.
+ */
+export function pristineNetnsOpts(planOpts: Pick<CriuOpts, 'emptyNs' | 'networkLock'>): Partial<CriuOpts> {
+  return { emptyNs: (planOpts.emptyNs ?? 0) | CLONE_NEWNET, networkLock: planOpts.networkLock ?? 'SKIP' };
+}
+
+/**
+ * How a dump starts CRIU (criu-start.ts): in a private mount namespace with the kernel-feature cache and,
+ * when every cgroup hierarchy can be bound, a cgroup yard (cgroup_yard in the request).
+ */
+export function dumpCriuStart(ctx: Pick<Context, 'log'>, criuPath: string, rootfs: string, stateDir: string): CriuStart {
+  return startCriu({
+    criuPath,
+    hostPaths: [rootfs],
+    stateYard: path.join(stateDir, 'criu-yard'),
+    dump: true,
+    onLog: ctx.log.debugEnabled ? (line) => ctx.log.debug(`helper: ${line}`) : undefined,
+  });
 }

@@ -27,6 +27,8 @@ export interface DumpExternal extends ExtMountMap {
 
 /** The id every masked file's /dev/null bind gets in the image (restored from the host's /dev/null). */
 export const MASKED_FILE_ID = '/dev/null';
+/** The id every masked directory's empty read-only tmpfs gets (restored from such a tmpfs, criu-start.ts). */
+export const MASKED_DIR_ID = 'stasis:masked-dir';
 
 // Parsing is shared (src/util/mountinfo.ts); re-exported for the checkpoint code and its tests.
 export { parseMountinfo } from '../util/mountinfo';
@@ -68,11 +70,13 @@ export function dumpExternalMounts(
   const devices = [...mergedDevices(spec.linux?.devices)].map((d) => cleanPath(d.path));
   for (const d of devices) add(resolve(d), d, 'device');
   // A masked file is a bind of a /dev/null node (its mount root is a file); a masked directory is an
-  // empty tmpfs CRIU can dump itself.
+  // empty read-only tmpfs, external too: CRIU would run tar twice for each (dump and restore) to save
+  // nothing.
   for (const p of spec.linux?.maskedPaths ?? []) {
     const dest = cleanPath(p);
     const entry = lastMountAt(mounts, dest);
     if (entry && entry.root !== '/') add(dest, MASKED_FILE_ID, 'masked');
+    else if (entry && entry.fstype === 'tmpfs') add(dest, MASKED_DIR_ID, 'masked');
   }
   return [...out.values()];
 }

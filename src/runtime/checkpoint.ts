@@ -25,7 +25,7 @@ import { endCheckpointFreeze, freezeForCheckpoint } from './checkpoint-guard';
 import { dumpExternalMounts, parseMountinfo } from './checkpoint-mounts';
 import { descriptorLinks, hostFileStdio, readStdio, writeDescriptors } from './descriptors';
 import { writeCheckpointMeta, type CheckpointMeta } from './checkpoint-meta';
-import { criuUserError, lazyPagesObstacle, realLazyPagesHost, requireFeatures, resolveCriu } from './checkpoint-criu';
+import { criuUserError, dumpCriuStart, lazyPagesObstacle, pristineNetnsOpts, realLazyPagesHost, requireFeatures, resolveCriu } from './checkpoint-criu';
 import { checkpointTimings, formatCheckpointStats, saveStats, type CheckpointTimings } from './checkpoint-stats';
 import { resolveInRoot } from './checkpoint-rootfs';
 import { containerNetnsPristine, dumpExternalNetns } from './checkpoint-netns';
@@ -124,6 +124,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       }
     }
 
+    const criu = dumpCriuStart(ctx, criuPath, record.rootfs, c.lock.dir);
     let preFreeze = 0;
     const froze = (opts.preFreeze !== false || opts.beforeDump !== undefined) && c.status === 'running';
     if (froze) {
@@ -172,8 +173,10 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
           manageCgroups: true,
           ...(freezer ? { freezeCgroup: freezer } : {}),
           ...(record.spec.process?.terminal ? { orphanPtsMaster: true } : {}),
-          ...(pristine ? { emptyNs: (plan.opts.emptyNs ?? 0) | CLONE_NEWNET } : {}),
+          ...(pristine ? pristineNetnsOpts(plan.opts) : {}),
+          ...(criu.cgroupYard ? { cgroupYard: criu.cgroupYard } : {}),
         },
+        start: criu.start,
         // status-ready: the images are written and CRIU now serves the memory pages; a restore may start.
         onNotify: (event) => {
           for (const fd of event.fds) fs.closeSync(fd);

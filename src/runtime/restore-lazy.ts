@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { logErrorLines, parsePageServer } from '../criu';
 import { RuntimeError } from './errors';
+import { runCriuWithCache } from './criu-start';
 
 /** Log and pid file names of the daemon, in the work directory. */
 export const LAZY_DAEMON_LOG = 'lazy-pages.log';
@@ -58,8 +59,11 @@ export async function startLazyDaemon(
   const logPath = path.join(workDir, LAZY_DAEMON_LOG);
   // A socket or pid file left by an earlier daemon would make the new one fail to bind, or us kill a stranger.
   for (const stale of ['lazy-pages.socket', LAZY_DAEMON_PIDFILE]) fs.rmSync(path.join(workDir, stale), { force: true });
-  const code = await new Promise<number | null>((resolve) => {
-    const child = spawn(criuPath, lazyDaemonArgs(imagesDir, workDir, source), { stdio: 'ignore', cwd: workDir });
+  const args = lazyDaemonArgs(imagesDir, workDir, source);
+  // With CRIU's kernel-feature cache (criu-start.ts) the daemon skips its 30-90 ms of kernel probing.
+  let code: number | null | undefined = await runCriuWithCache(criuPath, args, [imagesDir, workDir], workDir).catch(() => undefined);
+  code ??= await new Promise<number | null>((resolve) => {
+    const child = spawn(criuPath, args, { stdio: 'ignore', cwd: workDir });
     child.once('error', () => resolve(null));
     child.once('exit', (c) => resolve(c));
   });

@@ -15,10 +15,9 @@
  *     FROZEN).
  * Any failure undoes everything: the restored tasks are killed, the cgroup and the state directory removed.
  */
-import type { StdioNull } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLONE_NEWNET, restorePlan, runPlan, type RestoreFlags, type StartedCriu } from '../criu';
+import { restorePlan, runPlan, type RestoreFlags } from '../criu';
 import type { Context } from '../cli/context';
 import { loadBundleSpec } from '../spec/load';
 import type { Spec } from '../spec/types';
@@ -37,11 +36,11 @@ import { restoreExternalMounts } from './checkpoint-mounts';
 import { restoreMountMap } from './mount-policy';
 import { inheritHostFiles, inheritStdio, readDescriptorsFile } from './descriptors';
 import { readCheckpointMeta, type CheckpointMeta } from './checkpoint-meta';
-import { criuUserError, lazyPagesObstacle, realLazyPagesHost, requireFeatures, resolveCriu } from './checkpoint-criu';
+import { criuUserError, lazyPagesObstacle, pristineNetnsOpts, realLazyPagesHost, requireFeatures, resolveCriu } from './checkpoint-criu';
 import { EXTERNAL_NETNS_KEY, openRestoreNetns } from './checkpoint-netns';
 import { lazyPageSource, startLazyDaemon, type LazyDaemon } from './restore-lazy';
 import { formatRestoreStats, restoreTimings, saveStats, type RestoreTimings } from './checkpoint-stats';
-import { HELPER_FIRST_EXTRA_FD, cgroupRoots, criuLauncherSteps, loopbackUpSteps, restoreCriuOpts } from './restore-prepare';
+import { HELPER_FIRST_EXTRA_FD, cgroupRoots, loopbackUpSteps, restoreCriuOpts, restoreCriuStart } from './restore-prepare';
 import { checkImagesDir, lsmObstacle, realLsmHost } from './restore-checks';
 import { waitRestored } from './restore-wait';
 
@@ -138,7 +137,6 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     faultPoint('restore:cgroup');
 
     const cg = cgroup;
-    const cgroupYard = path.join(lock.dir, 'criu-yard');
     const controllers = Object.keys(cg.paths());
     // CRIU gets our stdio as extra fds after its socket; inherit_fd names them by CRIU's fd numbers.
     const stdioBase = HELPER_FIRST_EXTRA_FD + 1;
@@ -152,27 +150,25 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       inherit.push({ key: EXTERNAL_NETNS_KEY, fd: stdioBase + 3 });
     }
     const available = restoreExternalMounts({ spec, bundle, cgroupPaths: cg.paths() });
+    const criu = restoreCriuStart({
+      criuPath,
+      rootfs,
+      extMnt: available,
+      stateDir: lock.dir,
+      moreFds: [0, 1, 2, ...(netnsFd !== undefined ? [netnsFd] : [])],
+      onLog: ctx.log.debugEnabled ? (line) => ctx.log.debug(`helper: ${line}`) : undefined,
+    });
+    const offered = [...available, ...criu.extMnt];
     const extraOpts = restoreCriuOpts({
       rootfs,
-      extMnt: meta?.mounts ? restoreMountMap(meta.mounts, available, bundle) : available,
+      // A stasis checkpoint lists its external mounts: exactly those are mapped, a missing one is refused.
+      extMnt: meta?.mounts ? restoreMountMap(meta.mounts, offered, bundle) : offered,
       inheritFd: inherit,
       cgRoot: [], // filled in once CRIU sits in the cgroup (beforeRequest)
       terminal,
-      cgroupYard,
+      cgroupYard: criu.cgroupYard,
     });
-    if (meta?.pristineNetns) extraOpts.emptyNs = (plan.opts.emptyNs ?? 0) | CLONE_NEWNET;
-    const env = Object.entries(process.env)
-      .filter(([k, v]) => v !== undefined && !k.startsWith('NODE_'))
-      .map(([k, v]) => `${k}=${v}`);
-    const start = async (socketFd: number, stderr: number | StdioNull): Promise<StartedCriu> => {
-      const launched = await launch(criuLauncherSteps(rootfs, cgroupYard, criuPath, env), {
-        stdio: ['ignore', 'ignore', stderr],
-        extraFds: [socketFd, 0, 1, 2, ...(netnsFd !== undefined ? [netnsFd] : [])],
-        onLog: ctx.log.debugEnabled ? (line) => ctx.log.debug(`helper: ${line}`) : undefined,
-      });
-      return { pid: launched.helper.pid!, exited: launched.helperExit.then((code) => ({ code, signal: null })) };
-    };
-
+    if (meta?.pristineNetns) Object.assign(extraOpts, pristineNetnsOpts(plan.opts));
     if (opts.prepareRootfs) await opts.prepareRootfs(rootfs);
     faultPoint('restore:rootfs');
     const c0 = now();
@@ -180,7 +176,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     const result = await runPlan(plan, {
       criuPath,
       skipFeatureCheck: true,
-      start,
+      start: criu.start,
       beforeRequest: async (criuPid) => {
         await cg.addProcess(criuPid);
         const roots = cgroupRoots(fs.readFileSync(`/proc/${criuPid}/cgroup`, 'utf8'), controllers);

@@ -41,6 +41,14 @@ test('checkpoint stops the container; restore continues its counter, /dev/shm an
   const marker = fs.readFileSync(`/proc/${st!.pid}/root/dev/shm/marker`, 'utf8');
   assert.equal(marker, 'marker\n', '/dev/shm content was lost');
   assert.equal(freezerState(id), 'THAWED');
+  // Masked directories come back masked: an empty read-only tmpfs (restored from one, not from a tar).
+  const mountinfo = fs.readFileSync(`/proc/${st!.pid}/mountinfo`, 'utf8');
+  for (const dir of ['/proc/acpi', '/sys/firmware']) {
+    const line = mountinfo.split('\n').find((l) => l.split(' ')[4] === dir);
+    assert.ok(line, `${dir} is not masked after restore`);
+    assert.match(line!, / - tmpfs \S+ ro,/, `${dir} is not a read-only tmpfs: ${line}`);
+    assert.deepEqual(fs.readdirSync(`/proc/${st!.pid}/root${dir}`), [], `${dir} is not empty`);
+  }
 });
 
 test('--leave-running keeps the container; the image restores under a new id after deleting it', { skip }, async (t) => {

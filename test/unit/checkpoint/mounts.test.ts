@@ -1,7 +1,7 @@
 /** External mount computation for dump and restore (pure). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dumpExternalMounts, parseMountinfo, restoreExternalMounts, MASKED_FILE_ID } from '../../../src/runtime/checkpoint-mounts';
+import { dumpExternalMounts, parseMountinfo, restoreExternalMounts, MASKED_DIR_ID, MASKED_FILE_ID } from '../../../src/runtime/checkpoint-mounts';
 import type { Spec } from '../../../src/spec/types';
 
 // The mountinfo of a real stasis container (busybox bundle, default spec, one bind mount added).
@@ -42,13 +42,14 @@ test('parseMountinfo reads ids, roots, mount points and unescapes octal', () => 
   assert.equal(m[9].mountpoint, '/etc/my conf');
 });
 
-test('dump: binds, cgroup directories and masked files are external; tmpfs, proc, sysfs are not', () => {
+test('dump: binds, cgroup directories and masked paths are external; other tmpfs, proc, sysfs are not', () => {
   const ext = dumpExternalMounts(spec, parseMountinfo(MOUNTINFO));
   assert.deepEqual(ext, [
     { key: '/data', val: '/data', reason: 'bind' },
     { key: '/etc/my conf', val: '/etc/my conf', reason: 'bind' },
     { key: '/sys/fs/cgroup/cpu', val: '/sys/fs/cgroup/cpu', reason: 'cgroup' },
     { key: '/sys/fs/cgroup/memory', val: '/sys/fs/cgroup/memory', reason: 'cgroup' },
+    { key: '/proc/acpi', val: MASKED_DIR_ID, reason: 'masked' },
     { key: '/proc/kcore', val: MASKED_FILE_ID, reason: 'masked' },
   ]);
 });
