@@ -5,7 +5,8 @@
  *
  *   external  not dumped; the image keeps an id and the restoring runtime binds a host path there
  *             (bind mounts, host devices, v1 cgroup directories, the /dev/null binds of masked files)
- *   masked    an external mount whose id is /dev/null: restore binds its own /dev/null there
+ *   masked    an external mount over a masked path: a masked file is a /dev/null bind (restore binds its own
+ *             /dev/null), a masked directory an empty read-only tmpfs (restore binds an identical one)
  *   native    dumped by CRIU with its content (tmpfs such as /dev/shm, and the virtual filesystems CRIU
  *             re-creates itself: proc, sysfs, devpts, mqueue and binds inside them)
  *
@@ -15,7 +16,7 @@
  */
 import { posix } from 'node:path';
 import type { Spec } from '../spec/types';
-import { dumpExternalMounts, MASKED_FILE_ID, type DumpExternal, type MountEntry } from './checkpoint-mounts';
+import { dumpExternalMounts, type DumpExternal, type MountEntry } from './checkpoint-mounts';
 import type { ExtMountMap } from '../criu/types';
 import { RuntimeError } from './errors';
 
@@ -52,7 +53,7 @@ export function mountPolicy(spec: Spec, mounts: readonly MountEntry[], resolve?:
       out.push({
         mountpoint: m.mountpoint,
         fstype: m.fstype,
-        action: ext.val === MASKED_FILE_ID ? 'masked' : 'external',
+        action: ext.reason === 'masked' ? 'masked' : 'external',
         id: ext.val,
         reason: ext.reason,
       });
