@@ -3,6 +3,7 @@
  * answers `sync` events through a callback, and resolves on `ready`, `exit` or `error`.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import * as fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { Frame, FrameDecoder, encodeFrame, encodePlan, type HelperEvent, type Step } from './protocol';
 import { helperPath } from './paths';
@@ -61,13 +62,22 @@ export interface LaunchResult {
 export function launch(steps: readonly Step[], opts: LaunchOptions = {}): Promise<LaunchResult> {
   // Encode first: a plan that cannot be encoded must fail before any process exists.
   const planFrame = encodeFrame(Frame.PLAN, encodePlan(steps));
-  const stdio = [...(opts.stdio ?? ['inherit', 'inherit', 'inherit']), 'pipe', 'pipe', ...(opts.extraFds ?? [])];
+  // The log fd is a pipe only when someone reads it: otherwise /dev/null, so the helper's debug line per
+  // step does not wake this process ~80 times during setup. (An fd, not 'ignore': a closed fd 4 could be
+  // an fd inherited from our caller in the helper.)
+  const logFd = opts.onLog ? 'pipe' : fs.openSync('/dev/null', 'w');
+  const stdio = [...(opts.stdio ?? ['inherit', 'inherit', 'inherit']), 'pipe', logFd, ...(opts.extraFds ?? [])];
   // detached: the helper gets its own process group, so a terminal's Ctrl-C reaches only stasis, which
   // forwards it once to the container instead of the container getting it twice.
-  const helper = spawn(helperPath(), ['run'], { stdio: stdio as StdioOptions, env: opts.env ?? {}, detached: true });
+  let helper: ChildProcess;
+  try {
+    helper = spawn(helperPath(), ['run'], { stdio: stdio as StdioOptions, env: opts.env ?? {}, detached: true });
+  } finally {
+    if (typeof logFd === 'number') fs.closeSync(logFd);
+  }
   mark('helper spawned');
   const ctl = helper.stdio[3] as unknown as Readable & Writable;
-  const log = helper.stdio[4] as Readable;
+  const log = helper.stdio[4] as Readable | null;
   const decoder = new FrameDecoder();
   let pid: number | undefined;
   let settled = false;
@@ -77,7 +87,7 @@ export function launch(steps: readonly Step[], opts: LaunchOptions = {}): Promis
     helper.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0)));
   });
 
-  if (opts.onLog) {
+  if (opts.onLog && log) {
     let pending = '';
     log.on('data', (chunk: Buffer) => {
       pending += chunk.toString('utf8');
@@ -87,8 +97,6 @@ export function launch(steps: readonly Step[], opts: LaunchOptions = {}): Promis
         pending = pending.slice(nl + 1);
       }
     });
-  } else {
-    log.resume();
   }
 
   return new Promise<LaunchResult>((resolve, reject) => {

@@ -107,6 +107,24 @@ export async function signalAll(cg: CgroupManager, signal: number): Promise<void
   }
 }
 
+/**
+ * The v1 `tasks` files the container's init can write "0" into to join its cgroup by itself (init-plan's
+ * `cgroupJoin`), or undefined when the runtime must write the pid to cgroup.procs instead.
+ *
+ * Why: writing another process's pid to cgroup.procs takes the kernel's global threadgroup rwsem for writing,
+ * which waits for an RCU grace period (~15 ms here, paid by runc too); a single-threaded task moving itself
+ * through `tasks` skips that lock. The helper's child is single-threaded, so this is the same move, faster.
+ * It needs the host's cgroupfs visible and writable from the child: no user namespace (its root is not the
+ * host's), no mount or cgroup namespace joined by path. v2 has no such file for a whole process.
+ */
+export function selfJoinTaskFiles(cg: CgroupManager, spec: Spec): string[] | undefined {
+  if (cg.version !== 'v1') return undefined;
+  const nss = spec.linux?.namespaces ?? [];
+  if (nss.some((n) => n.type === 'user' || (n.path !== undefined && (n.type === 'mount' || n.type === 'cgroup')))) return undefined;
+  const dirs = [...new Set(Object.values(cg.paths()))];
+  return dirs.length ? dirs.map((d) => `${d}/tasks`) : undefined;
+}
+
 /** SIGKILLs every process in the cgroup (see signalAll). */
 export async function killAll(cg: CgroupManager): Promise<void> {
   await signalAll(cg, 9);

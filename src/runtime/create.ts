@@ -12,7 +12,7 @@ import { launch, HelperStepError, type LaunchResult } from '../helper/launcher';
 import { StateStore, validateId, writeFileAtomic, type LockedContainerDir } from '../state/store';
 import { processStartTime } from '../state/proc';
 import { newRecord, type ContainerRecord } from '../state/record';
-import { killAll, mountSources, newContainerCgroup, resourcesForCreate } from './cgroup';
+import { killAll, mountSources, newContainerCgroup, resourcesForCreate, selfJoinTaskFiles } from './cgroup';
 import type { CgroupManager } from '../cgroups';
 import { runHooks } from './hooks';
 import { ociState } from './oci-state';
@@ -69,6 +69,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     cgroup = newContainerCgroup(spec, opts.id);
     const fifo = store.fifoPath(opts.id);
     native().mkfifo(fifo, 0o622);
+    const cgroupJoin = selfJoinTaskFiles(cgroup, spec);
     const plan = buildInitPlan({
       spec,
       rootfs,
@@ -78,6 +79,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       preserveFds: opts.preserveFds + listen,
       foreground: opts.foreground,
       cgroupMounts: mountSources(cgroup),
+      cgroupJoin,
       bundle,
       rootless: ctx.rootless,
       id: opts.id,
@@ -104,7 +106,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
           faultPoint('create:setup');
           const applied = await cg.apply(resourcesForCreate(spec));
           for (const w of [...made.warnings, ...applied.warnings]) ctx.log.warn(w);
-          await cg.addProcess(childPid!);
+          if (!cgroupJoin) await cg.addProcess(childPid!); // else the child joins right after this sync
           mark('cgroup ready');
           if (plan.userns) writeIdMaps(childPid!, plan.uidMappings, plan.gidMappings);
           return { continue: true };
