@@ -167,10 +167,9 @@ interface IdMap {
   size: number;
 }
 
-/** After a detached create the helper's pipes must not keep this process alive. */
+/** After a detached create (or exec) nothing the helper says later matters any more. */
 export function detachFromHelper(l: LaunchResult): void {
-  for (const s of [l.helper.stdio[3], l.helper.stdio[4]]) (s as { destroy?: () => void } | null)?.destroy?.();
-  l.helper.unref();
+  l.detach();
 }
 
 async function undoCreate(lock: LockedContainerDir, cgroup: CgroupManager | undefined, pid: number | undefined, l?: LaunchResult): Promise<void> {
