@@ -12,7 +12,7 @@ import { launch, HelperStepError, type LaunchResult } from '../helper/launcher';
 import { StateStore, validateId, writeFileAtomic, type LockedContainerDir } from '../state/store';
 import { processStartTime } from '../state/proc';
 import { newRecord, type ContainerRecord } from '../state/record';
-import { killAll, mountSources, newContainerCgroup, resourcesForCreate, selfJoinTaskFiles } from './cgroup';
+import { killAll, mountSources, newContainerCgroup, requestedLimits, resourcesForCreate, selfJoinTaskFiles, unwritableCgroupDir } from './cgroup';
 import type { CgroupManager } from '../cgroups';
 import { runHooks } from './hooks';
 import { ociState } from './oci-state';
@@ -66,10 +66,10 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       term = openTerminalSocket();
       spec.process.consoleSize ??= ownTerminalSize();
     }
-    cgroup = newContainerCgroup(spec, opts.id);
+    cgroup = usableCgroup(ctx, spec, newContainerCgroup(spec, opts.id));
     const fifo = store.fifoPath(opts.id);
     native().mkfifo(fifo, 0o622);
-    const cgroupJoin = selfJoinTaskFiles(cgroup, spec);
+    const cgroupJoin = cgroup && selfJoinTaskFiles(cgroup, spec);
     const plan = buildInitPlan({
       spec,
       rootfs,
@@ -78,7 +78,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       noPivot: opts.noPivot,
       preserveFds: opts.preserveFds + listen,
       foreground: opts.foreground,
-      cgroupMounts: mountSources(cgroup),
+      cgroupMounts: cgroup ? mountSources(cgroup) : [],
       cgroupJoin,
       bundle,
       rootless: ctx.rootless,
@@ -88,7 +88,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       consoleFd: term ? 5 + opts.preserveFds + listen : undefined,
     });
     mark('plan built');
-    const record: ContainerRecord = { ...newRecord({ id: opts.id, bundle, rootfs, spec, cgroupPaths: cgroup.paths() }), hostMountBase };
+    const record: ContainerRecord = { ...newRecord({ id: opts.id, bundle, rootfs, spec, cgroupPaths: cgroup?.paths() ?? {} }), hostMountBase };
     const cg = cgroup;
     launched = await launch(plan.steps, {
       stdio: ['inherit', 'inherit', 'inherit'],
@@ -100,15 +100,17 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       onSync: async (name, childPid) => {
         if (name === 'setup') {
           mark('sync setup');
-          const made = await cg.create();
-          record.cgroup.owned = made.created;
+          const made = cg ? await cg.create() : undefined;
+          record.cgroup.owned = made?.created ?? false;
           lock.write({ ...record, pid: childPid ?? 0 }); // from here on, delete --force can find and clean it
           faultPoint('create:setup');
-          const applied = await cg.apply(resourcesForCreate(spec));
-          for (const w of [...made.warnings, ...applied.warnings]) ctx.log.warn(w);
-          if (!cgroupJoin) await cg.addProcess(childPid!); // else the child joins right after this sync
+          if (cg) {
+            const applied = await cg.apply(resourcesForCreate(spec));
+            for (const w of [...made!.warnings, ...applied.warnings]) ctx.log.warn(w);
+            if (!cgroupJoin) await cg.addProcess(childPid!); // else the child joins right after this sync
+          }
           mark('cgroup ready');
-          if (plan.userns) writeIdMaps(childPid!, plan.uidMappings, plan.gidMappings);
+          if (plan.userns) writeIdMaps(childPid!, plan.uidMappings, plan.gidMappings, ctx.rootless);
           return { continue: true };
         }
         if (name === 'hooks') {
@@ -151,14 +153,38 @@ function listenFds(spec: Spec): number {
   return n;
 }
 
-function writeIdMaps(pid: number, uid: readonly IdMap[], gid: readonly IdMap[]): void {
+/**
+ * Writes the id maps of the new user namespace. Without privilege (rootless) the kernel allows only the
+ * caller's own uid and gid, one id each, and a gid map only once setgroups(2) is denied in the namespace.
+ */
+function writeIdMaps(pid: number, uid: readonly IdMap[], gid: readonly IdMap[], rootless: boolean): void {
   const fmt = (m: readonly IdMap[]) => m.map((x) => `${x.containerID} ${x.hostID} ${x.size}\n`).join('');
   try {
     fs.writeFileSync(`/proc/${pid}/uid_map`, fmt(uid));
+    if (rootless && process.getuid?.() !== 0) fs.writeFileSync(`/proc/${pid}/setgroups`, 'deny');
     fs.writeFileSync(`/proc/${pid}/gid_map`, fmt(gid));
   } catch (err) {
-    throw new RuntimeError('system', `cannot write user namespace mappings for pid ${pid}: ${errnoText(err)}`);
+    const hint = rootless && process.getuid?.() !== 0 ? ' (rootless: map only your own uid and gid, one id each)' : '';
+    throw new RuntimeError('system', `cannot write user namespace mappings for pid ${pid}: ${errnoText(err)}${hint}`);
   }
+}
+
+/**
+ * The container's cgroup, or undefined when a rootless container cannot have one: as runc does without
+ * systemd, a cgroup this user cannot create is skipped with a warning, unless the spec asks for limits,
+ * which then cannot be honoured (an error naming them).
+ */
+function usableCgroup(ctx: Context, spec: Spec, cg: CgroupManager): CgroupManager | undefined {
+  if (!ctx.rootless) return cg;
+  const blocked = unwritableCgroupDir(cg);
+  if (!blocked) return cg;
+  const uid = process.getuid?.() ?? 0;
+  const limits = requestedLimits(spec);
+  if (limits.length) {
+    throw new RuntimeError('unsupported', `rootless: cannot apply linux.resources.${limits.join(', linux.resources.')}: uid ${uid} cannot create cgroup ${blocked} (delegate a cgroup to this user, or drop the limits)`);
+  }
+  ctx.log.warn(`rootless: uid ${uid} cannot create cgroup ${blocked}: the container runs without a cgroup of its own (no limits, pause, ps or kill --all)`);
+  return undefined;
 }
 
 interface IdMap {
