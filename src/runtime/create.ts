@@ -102,7 +102,11 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
           mark('sync setup');
           const made = cg ? await cg.create() : undefined;
           record.cgroup.owned = made?.created ?? false;
-          lock.write({ ...record, pid: childPid ?? 0 }); // from here on, delete --force can find and clean it
+          // The record is final from here: pid and start time are known, and nobody reads it before create
+          // releases the lock. From here on, delete --force can find and clean it up.
+          record.pid = childPid ?? 0;
+          record.startTime = childPid ? processStartTime(childPid) : undefined;
+          lock.write(record);
           faultPoint('create:setup');
           if (cg) {
             const applied = await cg.apply(resourcesForCreate(spec));
@@ -128,9 +132,13 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     }
     mark('helper ready');
     faultPoint('create:ready');
-    record.pid = pid;
-    record.startTime = processStartTime(pid);
-    lock.write(record);
+    if (record.pid !== pid) {
+      // The helper reports the pid before the setup sync, where the record was written; a plan without
+      // that sync would get its record here.
+      record.pid = pid;
+      record.startTime = processStartTime(pid);
+      lock.write(record);
+    }
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid), 0o644);
     const master = term ? receiveMaster(term) : undefined;
     if (term) closeTerminalSocket(term);
