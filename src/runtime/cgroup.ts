@@ -12,6 +12,7 @@ import {
   type ApplyResult,
   type CgroupLocation,
   type CgroupManager,
+  type CgroupSetup,
   type CgroupStats,
   type CreateResult,
   type FreezerState,
@@ -25,7 +26,14 @@ import type { ContainerRecord } from '../state/record';
 
 /** A manager for a new container, from its spec's cgroupsPath. */
 export function newContainerCgroup(spec: Spec, id: string): CgroupManager {
-  return openCgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath });
+  return openCgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath, setup: hostCgroupSetup() });
+}
+
+let cachedSetup: CgroupSetup | undefined;
+
+/** The host's cgroup layout, read once per process (`run` needs it at create and again at delete). */
+function hostCgroupSetup(): CgroupSetup {
+  return (cachedSetup ??= detectCgroupSetup());
 }
 
 /**
@@ -34,7 +42,7 @@ export function newContainerCgroup(spec: Spec, id: string): CgroupManager {
  */
 export function openContainerCgroup(record: ContainerRecord): CgroupManager {
   if (Object.keys(record.cgroup.paths).length === 0) return new NoCgroup(record.id);
-  const setup = detectCgroupSetup();
+  const setup = hostCgroupSetup();
   const owned = record.cgroup.owned;
   const paths = record.cgroup.paths;
   if ('' in paths) {
