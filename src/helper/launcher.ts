@@ -13,8 +13,12 @@ import { helperPath } from './paths';
 import { mark } from '../runtime/trace';
 import { native } from '../native';
 
-/** How a sync point was answered: continue (with the OCI state JSON as payload) or abort. */
-export type SyncReply = { continue: true; payload?: Buffer } | { continue: false };
+/**
+ * How a sync point was answered: continue (with the OCI state JSON as payload) or abort. `after` runs right
+ * once the reply is sent, while the helper goes on (work that need not hold the container up); if it
+ * throws, the launch fails with its error.
+ */
+export type SyncReply = { continue: true; payload?: Buffer; after?: () => void } | { continue: false };
 
 /**
  * What a stdio slot of the helper gets: our own fd of that number, /dev/null, a given fd, or a pipe whose
@@ -202,7 +206,14 @@ export function launch(steps: readonly Step[], opts: LaunchOptions = {}): Promis
           break;
         case 'sync':
           Promise.resolve(opts.onSync ? opts.onSync(ev.name, pid) : { continue: true as const }).then(
-            (reply) => send(reply.continue ? encodeFrame(Frame.CONTINUE, reply.payload) : encodeFrame(Frame.ABORT)),
+            (reply) => {
+              send(reply.continue ? encodeFrame(Frame.CONTINUE, reply.payload) : encodeFrame(Frame.ABORT));
+              try {
+                if (reply.continue) reply.after?.();
+              } catch (err) {
+                fail(err as Error);
+              }
+            },
             (err: Error) => {
               send(encodeFrame(Frame.ABORT));
               fail(err);

@@ -103,11 +103,9 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
           const made = cg ? await cg.create() : undefined;
           record.cgroup.owned = made?.created ?? false;
           // The record is final from here: pid and start time are known, and nobody reads it before create
-          // releases the lock. From here on, delete --force can find and clean it up.
+          // releases the lock.
           record.pid = childPid ?? 0;
           record.startTime = childPid ? processStartTime(childPid) : undefined;
-          lock.write(record);
-          faultPoint('create:setup');
           if (cg) {
             const applied = await cg.apply(resourcesForCreate(spec));
             for (const w of [...made!.warnings, ...applied.warnings]) ctx.log.warn(w);
@@ -115,7 +113,15 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
           }
           mark('cgroup ready');
           if (plan.userns) writeIdMaps(childPid!, plan.uidMappings, plan.gidMappings, ctx.rootless);
-          return { continue: true };
+          // Written once the child goes on: its two fsyncs then overlap with the container's mount setup
+          // instead of holding it up. From here on, delete --force can find and clean it up.
+          return {
+            continue: true,
+            after: () => {
+              lock.write(record);
+              faultPoint('create:setup');
+            },
+          };
         }
         if (name === 'hooks') {
           // runtime-tools checks for `created` here: the environment exists, the user process does not yet.
