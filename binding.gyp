@@ -15,7 +15,7 @@
     },
     {
       "target_name": "stasis_native",
-      "sources": ["native/addon/addon.c"],
+      "sources": ["native/addon/addon.c", "native/addon/spawn.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"]
     }
   ]

@@ -13,6 +13,7 @@
 #define NAPI_VERSION 8
 #endif
 #include <node_api.h>
+#include "addon.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -28,15 +29,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Upper bound on fds carried by one message; CRIU sends at most one per notify. */
-#define MAX_FDS 64
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
 
 /* Throws an Error for errno value `err` raised by `syscall_name`. Always returns NULL for convenience. */
-static napi_value throw_errno(napi_env env, const char *syscall_name, int err) {
+napi_value throw_errno(napi_env env, const char *syscall_name, int err) {
   const char *name = strerrorname_np(err);
   char code_buf[16];
   if (name == NULL) {
@@ -62,13 +61,13 @@ static napi_value throw_errno(napi_env env, const char *syscall_name, int err) {
 }
 
 /* Throws a TypeError about a bad argument. */
-static napi_value throw_type(napi_env env, const char *msg) {
+napi_value throw_type(napi_env env, const char *msg) {
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
   return NULL;
 }
 
 /* Reads a JS number as int32; on failure throws a TypeError naming `what` and returns 0. */
-static int get_int(napi_env env, napi_value v, const char *what, int32_t *out) {
+int get_int(napi_env env, napi_value v, const char *what, int32_t *out) {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) {
     char msg[96];
@@ -81,13 +80,13 @@ static int get_int(napi_env env, napi_value v, const char *what, int32_t *out) {
 }
 
 /* Gets exactly `want` arguments (missing ones are undefined and fail their type check). */
-static void get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+void get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   size_t argc = want;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   for (size_t i = argc; i < want; i++) napi_get_undefined(env, &argv[i]);
 }
 
-static napi_value make_int(napi_env env, int32_t v) {
+napi_value make_int(napi_env env, int32_t v) {
   napi_value out;
   napi_create_int32(env, v, &out);
   return out;
@@ -122,7 +121,7 @@ static napi_value js_seqpacket_pair(napi_env env, napi_callback_info info) {
  * Reads an optional array of fds into out[]; returns the count, or -1 after throwing.
  * undefined/null means no fds.
  */
-static int get_fd_array(napi_env env, napi_value v, int *out) {
+int get_fd_array(napi_env env, napi_value v, int *out) {
   napi_valuetype t;
   napi_typeof(env, v, &t);
   if (t == napi_undefined || t == napi_null) return 0;
@@ -518,6 +517,8 @@ NAPI_MODULE_INIT() {
   export_fn(env, exports, "mkfifo", js_mkfifo);
   export_fn(env, exports, "setWinsize", js_set_winsize);
   export_fn(env, exports, "waitPid", js_wait_pid);
+  export_fn(env, exports, "spawn", js_spawn);
+  export_fn(env, exports, "streamPair", js_stream_pair);
   export_fn(env, exports, "replaceCgroupDeviceProgram", js_replace_cgroup_device_program);
   /* The flock operation bits, so TypeScript does not hard-code them. */
   napi_set_named_property(env, exports, "LOCK_SH", make_int(env, LOCK_SH));

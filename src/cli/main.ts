@@ -110,6 +110,7 @@ export async function main(argv: string[]): Promise<number> {
       throw new RuntimeError('unsupported', 'systemd cgroup management (--systemd-cgroup) is not supported yet: use the cgroupfs driver');
     }
     const rootless = str(g, 'rootless') ?? 'auto';
+    if (!['true', 'false', 'auto'].includes(rootless)) throw new RuntimeError('usage', `invalid --rootless value "${rootless}": use true, false or auto`);
     const ctx: Context = {
       root: str(g, 'root') ?? defaultRoot(rootless),
       log,
@@ -130,12 +131,33 @@ function describeArity(cmd: Command): string {
   return `${min} to ${max} arguments`;
 }
 
+/**
+ * The state root when --root is not given. root: /run/stasis. Another user (rootless auto or true), as runc:
+ * $XDG_RUNTIME_DIR/stasis; without it, /run/user/<uid>/stasis when that directory is the user's; else
+ * <tmpdir>/stasis-<uid>, made private (0700) here, and refused if it exists but is not the user's own.
+ */
 function defaultRoot(rootless: string): string {
   const uid = process.getuid?.() ?? 0;
-  if ((rootless === 'true' || rootless === 'auto') && uid !== 0 && process.env.XDG_RUNTIME_DIR) {
-    return `${process.env.XDG_RUNTIME_DIR}/stasis`;
+  if (uid === 0 || rootless === 'false') return '/run/stasis';
+  if (process.env.XDG_RUNTIME_DIR) return `${process.env.XDG_RUNTIME_DIR}/stasis`;
+  const fs = require('node:fs') as typeof import('node:fs');
+  const runUser = `/run/user/${uid}`;
+  try {
+    if (fs.statSync(runUser).uid === uid) return `${runUser}/stasis`;
+  } catch {
+    /* no per-user runtime directory (no login session): fall back to the temp dir */
   }
-  return '/run/stasis';
+  const dir = `${require('node:os').tmpdir()}/stasis-${uid}`;
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new RuntimeError('system', `cannot create state root ${dir}: ${(err as Error).message}`);
+  }
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+    throw new RuntimeError('system', `state root ${dir} is not a private directory of uid ${uid}: set XDG_RUNTIME_DIR or use --root`);
+  }
+  return dir;
 }
 
 /** The single exit point for failures: one line on stderr, the same line in the log file. */

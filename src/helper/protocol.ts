@@ -87,53 +87,80 @@ export interface Step {
   what: string;
 }
 
-/** Encodes a plan into the PLAN frame payload. */
+/** Encodes a plan into the PLAN frame payload (into one growing buffer: a plan has ~1000 args). */
 export function encodePlan(steps: readonly Step[]): Buffer {
-  const parts: Buffer[] = [];
-  const head = Buffer.alloc(8);
-  head.writeUInt32LE(PROTOCOL_VERSION, 0);
-  head.writeUInt32LE(steps.length, 4);
-  parts.push(head);
+  const w = new PlanWriter();
+  w.u32(PROTOCOL_VERSION);
+  w.u32(steps.length);
   for (const step of steps) {
-    const args = Buffer.concat(step.args.map(encodeArg));
-    const opHead = Buffer.alloc(8);
-    opHead.writeUInt16LE(Op[step.op], 0);
-    opHead.writeUInt16LE(0, 2);
-    opHead.writeUInt32LE(args.length, 4);
-    parts.push(opHead, args);
+    w.u16(Op[step.op]);
+    w.u16(0);
+    const lenAt = w.reserve(4);
+    const argsStart = w.length;
+    for (const arg of step.args) w.arg(arg);
+    w.buf.writeUInt32LE(w.length - argsStart, lenAt);
   }
-  return Buffer.concat(parts);
+  return w.buf.subarray(0, w.length);
 }
 
-function encodeString(s: string): Buffer {
-  const bytes = Buffer.from(s, 'utf8');
-  if (bytes.includes(0)) throw new Error(`string contains a NUL byte: ${JSON.stringify(s.slice(0, 40))}`);
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(bytes.length, 0);
-  return Buffer.concat([len, bytes]);
-}
+/** Little-endian writer of plan bytes. */
+class PlanWriter {
+  buf = Buffer.allocUnsafe(16 * 1024);
+  length = 0;
 
-function encodeArg(arg: Arg): Buffer {
-  switch (arg.t) {
-    case 'u32': {
-      const b = Buffer.alloc(5);
-      b.writeUInt8(ArgTag.U32, 0);
-      b.writeUInt32LE(arg.v >>> 0, 1);
-      return b;
+  private room(n: number): number {
+    if (this.length + n > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+      this.buf.copy(bigger, 0, 0, this.length);
+      this.buf = bigger;
     }
-    case 'u64': {
-      const b = Buffer.alloc(9);
-      b.writeUInt8(ArgTag.U64, 0);
-      b.writeBigUInt64LE(BigInt.asUintN(64, arg.v), 1);
-      return b;
-    }
-    case 'str':
-      return Buffer.concat([Buffer.from([ArgTag.STR]), encodeString(arg.v)]);
-    case 'strlist': {
-      const head = Buffer.alloc(5);
-      head.writeUInt8(ArgTag.STRLIST, 0);
-      head.writeUInt32LE(arg.v.length, 1);
-      return Buffer.concat([head, ...arg.v.map(encodeString)]);
+    const at = this.length;
+    this.length += n;
+    return at;
+  }
+
+  reserve(n: number): number {
+    return this.room(n);
+  }
+
+  u8(v: number): void {
+    this.buf.writeUInt8(v, this.room(1));
+  }
+
+  u16(v: number): void {
+    this.buf.writeUInt16LE(v, this.room(2));
+  }
+
+  u32(v: number): void {
+    this.buf.writeUInt32LE(v >>> 0, this.room(4));
+  }
+
+  string(s: string): void {
+    if (s.includes('\0')) throw new Error(`string contains a NUL byte: ${JSON.stringify(s.slice(0, 40))}`);
+    const n = Buffer.byteLength(s, 'utf8');
+    this.u32(n);
+    this.buf.write(s, this.room(n), n, 'utf8');
+  }
+
+  arg(arg: Arg): void {
+    switch (arg.t) {
+      case 'u32':
+        this.u8(ArgTag.U32);
+        this.u32(arg.v);
+        return;
+      case 'u64':
+        this.u8(ArgTag.U64);
+        this.buf.writeBigUInt64LE(BigInt.asUintN(64, arg.v), this.room(8));
+        return;
+      case 'str':
+        this.u8(ArgTag.STR);
+        this.string(arg.v);
+        return;
+      case 'strlist':
+        this.u8(ArgTag.STRLIST);
+        this.u32(arg.v.length);
+        for (const v of arg.v) this.string(v);
+        return;
     }
   }
 }

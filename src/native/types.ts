@@ -33,6 +33,13 @@ export interface StasisNative {
    * null while it still runs. code is the exit status, signal the terminating signal (the other is null).
    */
   waitPid(pid: number, noHang?: boolean): { pid: number; code: number | null; signal: number | null } | null;
+  /**
+   * posix_spawn(3) (vfork-style: Node is not forked). Child fd i is a copy of fds[i] (-1: closed); signal
+   * mask empty and dispositions default in the child; setsid puts it in a new session. Returns its pid.
+   */
+  spawn(path: string, argv: readonly string[], env: readonly string[], fds: readonly number[], setsid: boolean): number;
+  /** A connected AF_UNIX SOCK_STREAM pair, both ends close-on-exec. */
+  streamPair(): [number, number];
   /** TIOCSWINSZ: sets a terminal's size (rows, columns). */
   setWinsize(fd: number, rows: number, cols: number): void;
   /** mkfifo(3) with exactly `mode` (the umask is undone). */
@@ -60,6 +67,8 @@ export const NATIVE_FUNCTIONS = [
   'pidfdOpen',
   'clearCloexec',
   'waitPid',
+  'spawn',
+  'streamPair',
   'mkfifo',
   'setWinsize',
 ] as const;

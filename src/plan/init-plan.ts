@@ -15,6 +15,9 @@
  *                             the child in its cgroup) and time (unshared above); parent WAITs or EXITs
  *  child
  *    SYNC "setup"             — the runtime writes uid/gid maps and cgroup.procs meanwhile
+ *    [WRITE_FILE <v1 dir>/tasks "0"…] — with `cgroupJoin`: the child moves itself into its cgroup instead
+ *                             (a single-threaded task moving itself skips the kernel's global threadgroup
+ *                             lock and its RCU grace period: ~0.1 ms instead of ~15 ms per container)
  *    SETID(0,0)               — with a user namespace (created, or joined by path): become its root
  *    UNSHARE(NEWCGROUP)       — the cgroup namespace is rooted at the cgroup the child is in now
  *    LOOPBACK_UP (new network namespace), JOIN_KEYRING (unless --no-new-keyring), SETSID
@@ -68,6 +71,12 @@ export interface InitPlanOptions {
   rootless?: boolean;
   /** helper fd of a socket to send the pty master on, when stasis proxies the terminal itself */
   consoleFd?: number;
+  /**
+   * v1 `tasks` files the child writes "0" into right after SYNC "setup" (the runtime then skips its own
+   * cgroup.procs writes). Only valid when the child can still see and write the host's cgroupfs there:
+   * no user namespace, no mount namespace joined by path.
+   */
+  cgroupJoin?: readonly string[];
   /** container id (names the session keyring) */
   id?: string;
   /** false with --no-new-keyring: keep the caller's session keyring */
@@ -250,6 +259,9 @@ export function buildInitPlan(o: InitPlanOptions): InitPlan {
     ...hostSide(o, usesUserns),
     { op: 'SYNC', args: [str('setup')], what: 'wait for the runtime to set up ids and cgroups' },
   ];
+  for (const tasks of o.cgroupJoin ?? []) {
+    steps.push({ op: 'WRITE_FILE', args: [u32(Base.HOST), str(tasks), str('0')], what: `join cgroup ${tasks.replace(/\/tasks$/, '')}` });
+  }
   if (usesUserns) steps.push({ op: 'SETID', args: [u32(0), u32(0)], what: 'become root in the user namespace' });
   if (createsNamespace(nss, 'cgroup')) {
     steps.push({ op: 'UNSHARE', args: [u64(NAMESPACES.cgroup.flag)], what: 'create cgroup namespace' });

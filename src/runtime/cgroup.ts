@@ -9,16 +9,31 @@ import {
   openCgroupManager,
   V1CgroupManager,
   V2CgroupManager,
+  type ApplyResult,
   type CgroupLocation,
   type CgroupManager,
+  type CgroupSetup,
+  type CgroupStats,
+  type CreateResult,
+  type FreezerState,
   type LinuxResources,
 } from '../cgroups';
+import { RuntimeError } from './errors';
+import * as fs from 'node:fs';
+import * as posix from 'node:path/posix';
 import type { Spec } from '../spec/types';
 import type { ContainerRecord } from '../state/record';
 
 /** A manager for a new container, from its spec's cgroupsPath. */
 export function newContainerCgroup(spec: Spec, id: string): CgroupManager {
-  return openCgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath });
+  return openCgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath, setup: hostCgroupSetup() });
+}
+
+let cachedSetup: CgroupSetup | undefined;
+
+/** The host's cgroup layout, read once per process (`run` needs it at create and again at delete). */
+function hostCgroupSetup(): CgroupSetup {
+  return (cachedSetup ??= detectCgroupSetup());
 }
 
 /**
@@ -26,7 +41,8 @@ export function newContainerCgroup(spec: Spec, id: string): CgroupManager {
  * relative cgroupsPath resolves the same whoever calls later.
  */
 export function openContainerCgroup(record: ContainerRecord): CgroupManager {
-  const setup = detectCgroupSetup();
+  if (Object.keys(record.cgroup.paths).length === 0) return new NoCgroup(record.id);
+  const setup = hostCgroupSetup();
   const owned = record.cgroup.owned;
   const paths = record.cgroup.paths;
   if ('' in paths) {
@@ -42,6 +58,59 @@ export function openContainerCgroup(record: ContainerRecord): CgroupManager {
     mounts.set(controller, mp);
   }
   return new V1CgroupManager({ version: 'v1', v1, mounts }, { owned });
+}
+
+/**
+ * The cgroup of a container that has none (rootless, no writable cgroup: see create.ts). What needs one
+ * fails with a line that says so; what only cleans up or joins finds nothing to do.
+ */
+class NoCgroup implements CgroupManager {
+  readonly version = 'v1' as const;
+  constructor(private readonly id: string) {}
+
+  private missing(action: string): never {
+    throw new RuntimeError('unsupported', `cannot ${action}: container ${this.id} has no cgroup (it was created rootless without a writable cgroup)`);
+  }
+
+  async create(): Promise<CreateResult> {
+    return { created: false, existing: [], warnings: [] };
+  }
+  async addProcess(): Promise<void> {
+    /* nothing to join */
+  }
+  apply(): Promise<ApplyResult> {
+    this.missing('apply resource limits');
+  }
+  update(): Promise<ApplyResult> {
+    this.missing('update resource limits');
+  }
+  freeze(): Promise<void> {
+    this.missing('freeze the container');
+  }
+  thaw(): Promise<void> {
+    this.missing('thaw the container');
+  }
+  async state(): Promise<FreezerState> {
+    return 'thawed';
+  }
+  pids(): Promise<number[]> {
+    this.missing('list the container processes');
+  }
+  stats(): Promise<CgroupStats> {
+    this.missing('read cgroup statistics');
+  }
+  async oomKillCount(): Promise<number> {
+    return 0;
+  }
+  async destroy(): Promise<void> {
+    /* nothing was made */
+  }
+  paths(): Record<string, string> {
+    return {};
+  }
+  async exists(): Promise<boolean> {
+    return false;
+  }
 }
 
 /** Devices every container may use whatever the spec says (as runc allows them): null, zero, full, tty, random, urandom, ptmx, pts. */
@@ -105,6 +174,50 @@ export async function signalAll(cg: CgroupManager, signal: number): Promise<void
   } finally {
     if (froze || (wasFrozen && signal === 9)) await cg.thaw();
   }
+}
+
+/**
+ * The v1 `tasks` files the container's init can write "0" into to join its cgroup by itself (init-plan's
+ * `cgroupJoin`), or undefined when the runtime must write the pid to cgroup.procs instead.
+ *
+ * Why: writing another process's pid to cgroup.procs takes the kernel's global threadgroup rwsem for writing,
+ * which waits for an RCU grace period (~15 ms here, paid by runc too); a single-threaded task moving itself
+ * through `tasks` skips that lock. The helper's child is single-threaded, so this is the same move, faster.
+ * It needs the host's cgroupfs visible and writable from the child: no user namespace (its root is not the
+ * host's), no mount or cgroup namespace joined by path. v2 has no such file for a whole process.
+ */
+export function selfJoinTaskFiles(cg: CgroupManager, spec: Spec): string[] | undefined {
+  if (cg.version !== 'v1') return undefined;
+  const nss = spec.linux?.namespaces ?? [];
+  if (nss.some((n) => n.type === 'user' || (n.path !== undefined && (n.type === 'mount' || n.type === 'cgroup')))) return undefined;
+  const dirs = [...new Set(Object.values(cg.paths()))];
+  return dirs.length ? dirs.map((d) => `${d}/tasks`) : undefined;
+}
+
+/**
+ * The kinds of limit the spec asks for (keys of linux.resources with a value), device rules aside: those only
+ * restrict, and runc too starts a rootless container without them when it has no cgroup.
+ */
+export function requestedLimits(spec: Spec): string[] {
+  const r = (spec.linux?.resources ?? {}) as Record<string, unknown>;
+  return Object.keys(r).filter((k) => k !== 'devices' && r[k] !== undefined && r[k] !== null).sort();
+}
+
+/**
+ * The first cgroup directory this process could not create, or undefined when all can be: the nearest
+ * existing ancestor of each must be writable (a rootless user has that only where a cgroup was delegated).
+ */
+export function unwritableCgroupDir(cg: CgroupManager): string | undefined {
+  for (const dir of new Set(Object.values(cg.paths()))) {
+    let probe = dir;
+    while (!fs.existsSync(probe) && probe !== '/') probe = posix.dirname(probe);
+    try {
+      fs.accessSync(probe, fs.constants.W_OK);
+    } catch {
+      return dir;
+    }
+  }
+  return undefined;
 }
 
 /** SIGKILLs every process in the cgroup (see signalAll). */

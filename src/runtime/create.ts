@@ -12,7 +12,7 @@ import { launch, HelperStepError, type LaunchResult } from '../helper/launcher';
 import { StateStore, validateId, writeFileAtomic, type LockedContainerDir } from '../state/store';
 import { processStartTime } from '../state/proc';
 import { newRecord, type ContainerRecord } from '../state/record';
-import { killAll, mountSources, newContainerCgroup, resourcesForCreate } from './cgroup';
+import { killAll, mountSources, newContainerCgroup, requestedLimits, resourcesForCreate, selfJoinTaskFiles, unwritableCgroupDir } from './cgroup';
 import type { CgroupManager } from '../cgroups';
 import { runHooks } from './hooks';
 import { ociState } from './oci-state';
@@ -66,9 +66,10 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       term = openTerminalSocket();
       spec.process.consoleSize ??= ownTerminalSize();
     }
-    cgroup = newContainerCgroup(spec, opts.id);
+    cgroup = usableCgroup(ctx, spec, newContainerCgroup(spec, opts.id));
     const fifo = store.fifoPath(opts.id);
     native().mkfifo(fifo, 0o622);
+    const cgroupJoin = cgroup && selfJoinTaskFiles(cgroup, spec);
     const plan = buildInitPlan({
       spec,
       rootfs,
@@ -77,7 +78,8 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       noPivot: opts.noPivot,
       preserveFds: opts.preserveFds + listen,
       foreground: opts.foreground,
-      cgroupMounts: mountSources(cgroup),
+      cgroupMounts: cgroup ? mountSources(cgroup) : [],
+      cgroupJoin,
       bundle,
       rootless: ctx.rootless,
       id: opts.id,
@@ -86,7 +88,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       consoleFd: term ? 5 + opts.preserveFds + listen : undefined,
     });
     mark('plan built');
-    const record: ContainerRecord = { ...newRecord({ id: opts.id, bundle, rootfs, spec, cgroupPaths: cgroup.paths() }), hostMountBase };
+    const record: ContainerRecord = { ...newRecord({ id: opts.id, bundle, rootfs, spec, cgroupPaths: cgroup?.paths() ?? {} }), hostMountBase };
     const cg = cgroup;
     launched = await launch(plan.steps, {
       stdio: ['inherit', 'inherit', 'inherit'],
@@ -98,16 +100,28 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       onSync: async (name, childPid) => {
         if (name === 'setup') {
           mark('sync setup');
-          const made = await cg.create();
-          record.cgroup.owned = made.created;
-          lock.write({ ...record, pid: childPid ?? 0 }); // from here on, delete --force can find and clean it
-          faultPoint('create:setup');
-          const applied = await cg.apply(resourcesForCreate(spec));
-          for (const w of [...made.warnings, ...applied.warnings]) ctx.log.warn(w);
-          await cg.addProcess(childPid!);
+          const made = cg ? await cg.create() : undefined;
+          record.cgroup.owned = made?.created ?? false;
+          // The record is final from here: pid and start time are known, and nobody reads it before create
+          // releases the lock.
+          record.pid = childPid ?? 0;
+          record.startTime = childPid ? processStartTime(childPid) : undefined;
+          if (cg) {
+            const applied = await cg.apply(resourcesForCreate(spec));
+            for (const w of [...made!.warnings, ...applied.warnings]) ctx.log.warn(w);
+            if (!cgroupJoin) await cg.addProcess(childPid!); // else the child joins right after this sync
+          }
           mark('cgroup ready');
-          if (plan.userns) writeIdMaps(childPid!, plan.uidMappings, plan.gidMappings);
-          return { continue: true };
+          if (plan.userns) writeIdMaps(childPid!, plan.uidMappings, plan.gidMappings, ctx.rootless);
+          // Written once the child goes on: its two fsyncs then overlap with the container's mount setup
+          // instead of holding it up. From here on, delete --force can find and clean it up.
+          return {
+            continue: true,
+            after: () => {
+              lock.write(record);
+              faultPoint('create:setup');
+            },
+          };
         }
         if (name === 'hooks') {
           // runtime-tools checks for `created` here: the environment exists, the user process does not yet.
@@ -124,9 +138,13 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     }
     mark('helper ready');
     faultPoint('create:ready');
-    record.pid = pid;
-    record.startTime = processStartTime(pid);
-    lock.write(record);
+    if (record.pid !== pid) {
+      // The helper reports the pid before the setup sync, where the record was written; a plan without
+      // that sync would get its record here.
+      record.pid = pid;
+      record.startTime = processStartTime(pid);
+      lock.write(record);
+    }
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid), 0o644);
     const master = term ? receiveMaster(term) : undefined;
     if (term) closeTerminalSocket(term);
@@ -149,14 +167,38 @@ function listenFds(spec: Spec): number {
   return n;
 }
 
-function writeIdMaps(pid: number, uid: readonly IdMap[], gid: readonly IdMap[]): void {
+/**
+ * Writes the id maps of the new user namespace. Without privilege (rootless) the kernel allows only the
+ * caller's own uid and gid, one id each, and a gid map only once setgroups(2) is denied in the namespace.
+ */
+function writeIdMaps(pid: number, uid: readonly IdMap[], gid: readonly IdMap[], rootless: boolean): void {
   const fmt = (m: readonly IdMap[]) => m.map((x) => `${x.containerID} ${x.hostID} ${x.size}\n`).join('');
   try {
     fs.writeFileSync(`/proc/${pid}/uid_map`, fmt(uid));
+    if (rootless && process.getuid?.() !== 0) fs.writeFileSync(`/proc/${pid}/setgroups`, 'deny');
     fs.writeFileSync(`/proc/${pid}/gid_map`, fmt(gid));
   } catch (err) {
-    throw new RuntimeError('system', `cannot write user namespace mappings for pid ${pid}: ${errnoText(err)}`);
+    const hint = rootless && process.getuid?.() !== 0 ? ' (rootless: map only your own uid and gid, one id each)' : '';
+    throw new RuntimeError('system', `cannot write user namespace mappings for pid ${pid}: ${errnoText(err)}${hint}`);
   }
+}
+
+/**
+ * The container's cgroup, or undefined when a rootless container cannot have one: as runc does without
+ * systemd, a cgroup this user cannot create is skipped with a warning, unless the spec asks for limits,
+ * which then cannot be honoured (an error naming them).
+ */
+function usableCgroup(ctx: Context, spec: Spec, cg: CgroupManager): CgroupManager | undefined {
+  if (!ctx.rootless) return cg;
+  const blocked = unwritableCgroupDir(cg);
+  if (!blocked) return cg;
+  const uid = process.getuid?.() ?? 0;
+  const limits = requestedLimits(spec);
+  if (limits.length) {
+    throw new RuntimeError('unsupported', `rootless: cannot apply linux.resources.${limits.join(', linux.resources.')}: uid ${uid} cannot create cgroup ${blocked} (delegate a cgroup to this user, or drop the limits)`);
+  }
+  ctx.log.warn(`rootless: uid ${uid} cannot create cgroup ${blocked}: the container runs without a cgroup of its own (no limits, pause, ps or kill --all)`);
+  return undefined;
 }
 
 interface IdMap {
@@ -165,10 +207,9 @@ interface IdMap {
   size: number;
 }
 
-/** After a detached create the helper's pipes must not keep this process alive. */
+/** After a detached create (or exec) nothing the helper says later matters any more. */
 export function detachFromHelper(l: LaunchResult): void {
-  for (const s of [l.helper.stdio[3], l.helper.stdio[4]]) (s as { destroy?: () => void } | null)?.destroy?.();
-  l.helper.unref();
+  l.detach();
 }
 
 async function undoCreate(lock: LockedContainerDir, cgroup: CgroupManager | undefined, pid: number | undefined, l?: LaunchResult): Promise<void> {

@@ -14,6 +14,7 @@ import { faultPoint } from './trace';
 import { unmountOwn } from './host-mounts';
 import { StateStore, removeOrphanDir } from '../state/store';
 import { removeCloneBundle } from './clone-fs';
+import type { ContainerRecord } from '../state/record';
 
 /** Deletes container `id`. */
 export async function deleteContainer(ctx: Context, id: string, force: boolean): Promise<void> {
@@ -52,8 +53,12 @@ export async function destroy(ctx: Context, c: Loaded): Promise<void> {
       /* gone */
     }
   }
-  // Without a private pid namespace, killing init does not take its children: kill the whole cgroup.
-  if (record.cgroup.owned && (await cg.exists())) await killAll(cg);
+  // Without a private pid namespace, killing init does not take its children: kill the whole cgroup. With
+  // one, a dead init took every process of the namespace with it (the kernel kills them all), so a stopped
+  // container has nothing left to find (runc skips this scan the same way); freezing the cgroup just to
+  // list it would cost a freezer round trip on every `run`.
+  const nothingLeft = c.status === 'stopped' && ownsPidNamespace(record);
+  if (record.cgroup.owned && !nothingLeft && (await cg.exists())) await killAll(cg);
   await waitGone(record.pid, record.startTime, 5000);
   faultPoint('delete:killed');
   if (record.hostMountBase !== undefined) await unmountOwn(record.rootfs, record.hostMountBase);
@@ -70,6 +75,11 @@ export async function destroy(ctx: Context, c: Loaded): Promise<void> {
   // bundle, before the state goes, so a failure here leaves a container to delete again, not a lost mount.
   if (record.clone) await removeCloneBundle(ctx.root, record.id);
   c.lock.remove();
+}
+
+/** True when the container created its own pid namespace (rather than sharing or joining one). */
+function ownsPidNamespace(record: ContainerRecord): boolean {
+  return (record.spec.linux?.namespaces ?? []).some((n) => n.type === 'pid' && n.path === undefined);
 }
 
 async function waitGone(pid: number, startTime: string | undefined, timeoutMs: number): Promise<void> {

@@ -67,6 +67,7 @@ export async function execInContainer(ctx: Context, o: ExecOptions): Promise<num
     consoleFd: term ? 5 + o.preserveFds : undefined,
     detach: o.detach,
     preserveFds: o.preserveFds,
+    rootless: ctx.rootless,
   });
   const cgroup = openContainerCgroup(record);
   let execPid = 0;

@@ -3,7 +3,6 @@
  * on stdin, `timeout` kills a hook that hangs. createContainer and startContainer hooks run inside the
  * container and are executed by the helper (RUN_HOOK), with the same state JSON as payload.
  */
-import { spawn } from 'node:child_process';
 import type { Hook } from '../spec/types';
 import { RuntimeError } from './errors';
 
@@ -29,6 +28,8 @@ export async function runHooksWarn(phase: string, hooks: readonly Hook[] | undef
 }
 
 function runHook(phase: string, hook: Hook, stdin: string): Promise<void> {
+  // Loaded on first use: node:child_process pulls in net and stream, a few ms of every start-up otherwise.
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
   return new Promise((resolve, reject) => {
     const [argv0, ...args] = hook.args && hook.args.length ? hook.args : [hook.path];
     const child = spawn(hook.path, args, {

@@ -10,7 +10,7 @@ import { requireStatus } from './lifecycle';
 import { runHooksWarn } from './hooks';
 import { ociState } from './oci-state';
 import { isSameProcessAlive } from '../state/proc';
-import { RuntimeError, errnoText, isErrno } from './errors';
+import { RuntimeError, errnoText } from './errors';
 import { faultPoint } from './trace';
 
 /** Starts a created container and runs its poststart hooks (failures there are warnings, per the spec). */
@@ -28,40 +28,53 @@ export async function startLoaded(ctx: Context, c: Loaded): Promise<void> {
   for (const w of await runHooksWarn('poststart', c.record.spec.hooks?.poststart, ociState(c.record, 'running'))) ctx.log.warn(w);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How often the gate checks that the init is still there while waiting for it to open the fifo. */
+const WATCHDOG_MS = 20;
 
+/**
+ * Opens the gate with blocking calls in libuv's thread pool, so the start returns the moment the init has
+ * executed the user process (no polling). Only the first step can wait on a dead init (an open for reading
+ * blocks until a writer comes): a watchdog unblocks it by opening the fifo for writing itself. The reads
+ * cannot hang: the init is the only writer, and its end closes when it executes the user process or dies.
+ */
 async function openGate(fifo: string, pid: number, startTime: string | undefined): Promise<void> {
+  let opened = false;
+  let initGone = false;
+  const watchdog = setInterval(() => {
+    if (opened || isSameProcessAlive(pid, startTime)) return;
+    initGone = true;
+    try {
+      fs.closeSync(fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
+    } catch {
+      /* ENXIO: our open has not reached the kernel yet; the next tick tries again */
+    }
+  }, WATCHDOG_MS);
   let fd: number;
   try {
-    fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    fd = await new Promise<number>((resolve, reject) => fs.open(fifo, fs.constants.O_RDONLY, (err, f) => (err ? reject(err) : resolve(f))));
   } catch (err) {
     throw new RuntimeError('system', `cannot open the start gate ${fifo}: ${errnoText(err)}`);
+  } finally {
+    opened = true;
+    clearInterval(watchdog);
   }
   try {
     const buf = Buffer.alloc(1);
-    for (let wait = 0; ; wait = Math.min(wait + 1, 10)) {
-      try {
-        if (fs.readSync(fd, buf, 0, 1, null) === 1) break;
-        // 0 bytes: no writer yet. The init opens the fifo as soon as we hold the read end.
-      } catch (err) {
-        if (!isErrno(err, 'EAGAIN')) throw new RuntimeError('system', `cannot read the start gate: ${errnoText(err)}`);
-      }
-      if (!isSameProcessAlive(pid, startTime)) throw new RuntimeError('bad-state', 'container init exited before it was started');
-      await sleep(wait);
-    }
+    if ((await readOnce(fd, buf)) !== 1 || initGone) throw new RuntimeError('bad-state', 'container init exited before it was started');
     // The init keeps its (close-on-exec) write end open until it executes the user process: read to
     // end-of-file so that start returns, and poststart hooks run, only after that.
-    for (let wait = 0; ; wait = Math.min(wait + 1, 10)) {
-      try {
-        if (fs.readSync(fd, buf, 0, 1, null) === 0) break;
-      } catch (err) {
-        if (!isErrno(err, 'EAGAIN')) throw new RuntimeError('system', `cannot read the start gate: ${errnoText(err)}`);
-      }
-      await sleep(wait);
+    while ((await readOnce(fd, buf)) > 0) {
+      /* nothing else is ever written */
     }
   } finally {
     fs.closeSync(fd);
   }
   faultPoint('start:opened');
   fs.rmSync(fifo, { force: true });
+}
+
+function readOnce(fd: number, buf: Buffer): Promise<number> {
+  return new Promise((resolve, reject) =>
+    fs.read(fd, buf, 0, 1, null, (err, n) => (err ? reject(new RuntimeError('system', `cannot read the start gate: ${errnoText(err)}`)) : resolve(n))),
+  );
 }

@@ -3,7 +3,6 @@
  * the helper sends the pty master over a socketpair stasis holds, and stasis copies between its own stdio
  * and the master, in raw mode when its stdin is a terminal, following window size changes.
  */
-import * as tty from 'node:tty';
 import * as fs from 'node:fs';
 import { native } from '../native';
 import { RuntimeError } from './errors';
@@ -54,6 +53,8 @@ export interface TerminalProxy {
 
 /** Starts copying. Output ends when every slave fd is closed (the read then fails with EIO). */
 export function proxyTerminal(master: number): TerminalProxy {
+  // Loaded here: node:tty pulls in net and stream, which a run without a terminal never needs.
+  const tty = require('node:tty') as typeof import('node:tty');
   const pty = new tty.ReadStream(master);
   const stdin = process.stdin;
   const raw = stdin.isTTY === true;

@@ -153,6 +153,19 @@ export class LockedContainerDir {
 
   /** Removes the whole directory (delete). The lock stays valid on the unlinked directory until release. */
   remove(): void {
+    // Usually the directory holds just state.json (exec.fifo goes at start): unlink + rmdir, without loading
+    // and running the recursive remover; anything else left there takes the long way.
+    try {
+      fs.unlinkSync(path.join(this.dir, 'state.json'));
+    } catch {
+      /* not there: the long way below finds out what is */
+    }
+    try {
+      fs.rmdirSync(this.dir);
+      return;
+    } catch {
+      /* not empty (or gone): see below */
+    }
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 

@@ -169,10 +169,8 @@ export async function runPlan(
       },
       onLog: (line) => opts.logs?.push(line),
     });
-    res.helper.stdout?.on('data', (b: Buffer) => out.push(b));
-    res.helper.stderr?.on('data', (b: Buffer) => errOut.push(b));
-    // 'close' comes after the exit and after stdout/stderr have ended, so no output is lost.
-    const closed = new Promise((r) => res.helper.once('close', r));
+    // The pipes end once the helper and the container have exited, so no output is lost.
+    const closed = Promise.all([res.output[1]?.then((b) => out.push(b)), res.output[2]?.then((b) => errOut.push(b))]);
     helperDone = Promise.race([closed, res.helperExit.then(() => new Promise((r) => setTimeout(r, 500)))]);
     const exit = await res.childExit;
     result.status = exit.status;

@@ -24,7 +24,10 @@ const command: Command = {
       try {
         const { lock, record } = store.open(id, LockMode.Shared);
         try {
-          states.push(ociState(record, await statusOf(store, record)));
+          const state = ociState(record, await statusOf(store, record));
+          // As runc: the owner is whoever owns the container's state directory (a rootless user's name).
+          state.owner ||= ownerName(store.dir(id));
+          states.push(state);
         } finally {
           lock.release();
         }
@@ -42,6 +45,25 @@ const command: Command = {
     return 0;
   },
 };
+
+/** User name of a file's owner (its uid when /etc/passwd has no entry). */
+function ownerName(file: string): string {
+  const fs = require('node:fs') as typeof import('node:fs');
+  let uid: number;
+  try {
+    uid = fs.statSync(file).uid;
+  } catch {
+    return '';
+  }
+  if (uid === 0) return 'root';
+  try {
+    const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.split(':')[2] === String(uid));
+    if (line) return line.split(':')[0];
+  } catch {
+    /* no passwd file: the number will do */
+  }
+  return `#${uid}`;
+}
 
 function table(states: OciState[]): string {
   const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER']];

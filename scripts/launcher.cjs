@@ -1,0 +1,43 @@
+// bin/stasis is this file behind a `#!<absolute node path>` line (scripts/build.mjs writes it): Podman calls
+// the runtime with no PATH. It loads the bundled CLI compiled with the V8 code cache the build made for it
+// (dist/stasis.cache): parsing and compiling ~160 kB of JavaScript is otherwise a good part of start-up.
+// V8 checks only the source *length* of a cache, so the cache names the exact file it was made from (inode,
+// size, mtime; a rebuilt bundle is a new inode); on a mismatch or any error the bundle loads the plain way.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const Module = require('module');
+
+const file = path.join(__dirname, '..', 'dist', 'stasis.js');
+
+/** The bundle's exports compiled with its code cache, or undefined when there is no usable cache. */
+function loadCached() {
+  let src;
+  let stamp;
+  let cache;
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const st = fs.fstatSync(fd, { bigint: true });
+      stamp = `${st.ino}:${st.size}:${st.mtimeNs}`;
+      src = fs.readFileSync(fd, 'utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+    cache = fs.readFileSync(file.replace(/\.js$/, '.cache'));
+  } catch {
+    return undefined;
+  }
+  const nl = cache.indexOf(10);
+  if (nl < 0 || cache.toString('latin1', 0, nl) !== stamp) return undefined;
+  const script = new (require('vm').Script)(Module.wrap(src), { filename: file, cachedData: cache.subarray(nl + 1) });
+  const dir = path.dirname(file);
+  const mod = new Module(file, module);
+  mod.filename = file;
+  mod.paths = Module._nodeModulePaths(dir);
+  script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(file), mod, file, dir);
+  mod.loaded = true;
+  return mod.exports;
+}
+
+(loadCached() ?? require(file)).main(process.argv.slice(2)).then((code) => process.exit(code), () => process.exit(1));
