@@ -169,6 +169,8 @@ export function launch(steps: readonly Step[], opts: LaunchOptions = {}): Promis
   };
 
   if (opts.onLog) {
+    // The whole plan by name, from our side: the helper's own step lines stop once we stop reading them.
+    opts.onLog(`plan ops: ${steps.map((s, i) => `${i}:${s.op}`).join(' ')}`);
     let pending = '';
     readUntilEnd(logOurs, (chunk) => {
       pending += chunk.toString('utf8');

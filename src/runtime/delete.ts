@@ -57,7 +57,8 @@ export async function destroy(ctx: Context, c: Loaded): Promise<void> {
   // one, a dead init took every process of the namespace with it (the kernel kills them all), so a stopped
   // container has nothing left to find (runc skips this scan the same way); freezing the cgroup just to
   // list it would cost a freezer round trip on every `run`.
-  const nothingLeft = c.status === 'stopped' && ownsPidNamespace(record);
+  // (Only when we knew the init: a restore killed before it recorded the pid has a tree nobody has killed.)
+  const nothingLeft = c.status === 'stopped' && record.pid > 0 && ownsPidNamespace(record);
   if (record.cgroup.owned && !nothingLeft && (await cg.exists())) await killAll(cg);
   await waitGone(record.pid, record.startTime, 5000);
   faultPoint('delete:killed');

@@ -27,6 +27,9 @@ function stepsFromLog(logFile: string): string[] {
   // Steps after READY run once stasis has stopped reading the log; they keep the name "after-ready".
   const names: string[] = Array.from({ length: count }, () => 'after-ready');
   for (const m of text.matchAll(/step (\d+): ([A-Z_]+)/g)) names[Number(m[1])] = m[2];
+  // stasis logs the plan it sends (`plan ops: 0:OP 1:OP …`): every name, also past what the helper logged.
+  const planLine = /plan ops: ([^"\n]*)/.exec(text)?.[1];
+  for (const m of planLine?.matchAll(/(\d+):([A-Z_]+)/g) ?? []) names[Number(m[1])] = m[2];
   return names;
 }
 
