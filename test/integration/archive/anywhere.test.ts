@@ -10,20 +10,13 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { skipReason, waitFor } from '../checkpoint/harness';
-import { PortableWorld } from './portable-world';
+import { PortableWorld, checkpointctl } from './portable-world';
 
 const skip = skipReason();
 
 function ip(...args: string[]): void {
   const r = spawnSync('ip', args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
-}
-
-/** checkpointctl: $STASIS_CHECKPOINTCTL, the private install of install-checkpointctl.sh, or PATH. */
-function checkpointctl(): string | undefined {
-  const candidates = [process.env.STASIS_CHECKPOINTCTL, '/usr/local/lib/stasis/checkpointctl/checkpointctl', 'checkpointctl'];
-  for (const c of candidates) if (c && spawnSync(c, ['--help'], { stdio: 'ignore' }).status === 0) return c;
-  return undefined;
 }
 
 test('export under one state root and netns, restore under another with --netns', { skip }, async (t) => {

@@ -136,4 +136,11 @@ export class PortableWorld extends World {
   }
 }
 
+/** checkpointctl: $STASIS_CHECKPOINTCTL, the private install of install-checkpointctl.sh, or PATH. */
+export function checkpointctl(): string | undefined {
+  const candidates = [process.env.STASIS_CHECKPOINTCTL, '/usr/local/lib/stasis/checkpointctl/checkpointctl', 'checkpointctl'];
+  for (const c of candidates) if (c && spawnSync(c, ['--help'], { stdio: 'ignore' }).status === 0) return c;
+  return undefined;
+}
+
 export { makeBundle };

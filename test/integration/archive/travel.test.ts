@@ -10,13 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { exportCheckpoint, importCheckpoint, makeConfigDump, writeLayoutFiles, writeManifest } from '../../../src/archive';
 import { World, skipReason, waitFor } from '../checkpoint/harness';
-
-/** checkpointctl: $STASIS_CHECKPOINTCTL, the private install of install-checkpointctl.sh, or PATH. */
-function checkpointctl(): string | undefined {
-  const candidates = [process.env.STASIS_CHECKPOINTCTL, '/usr/local/lib/stasis/checkpointctl/checkpointctl', 'checkpointctl'];
-  for (const c of candidates) if (c && spawnSync(c, ['--help'], { stdio: 'ignore' }).status === 0) return c;
-  return undefined;
-}
+import { checkpointctl } from './portable-world';
 
 const skip = skipReason() ?? (spawnSync('zstd', ['--version']).status === 0 ? undefined : 'zstd not installed');
 
