@@ -49,18 +49,35 @@ function ms(start: bigint): number {
 
 function runOnce(rt: Runtime, bundle: string, id: string): number {
   const t = process.hrtime.bigint();
-  const r = spawnSync(rt.bin, ['--root', rt.root, 'run', '--bundle', bundle, id], { env, stdio: 'ignore' });
+  const r = spawnSync(rt.bin, ['--root', rt.root, 'run', '--bundle', bundle, id], { env, stdio: ['ignore', 'ignore', errFd] });
   const elapsed = ms(t);
-  if (r.status !== 0) throw new Error(`${rt.name} run failed (status ${r.status})`);
+  if (r.status !== 0) throw new Error(`${rt.name} run failed (status ${r.status}): ${lastError()}`);
   return elapsed;
+}
+
+// stderr goes to a file, not a pipe: a detached container keeps stasis's stderr open, and spawnSync would
+// wait for the pipe to close. On a failure, its last line says why (crun: "cgroups in hybrid mode …").
+const errFile = path.join(work, 'stderr');
+const errFd = fs.openSync(errFile, 'w');
+
+function lastError(): string {
+  const lines = fs.readFileSync(errFile, 'utf8').trim().split('\n');
+  return lines[lines.length - 1].slice(0, 160);
+}
+
+/** `node -e 0`: the floor under any Node program, measured in the same rounds for reference. */
+function nodeStartup(): number {
+  const t = process.hrtime.bigint();
+  spawnSync(process.execPath, ['-e', '0'], { env, stdio: 'ignore' });
+  return ms(t);
 }
 
 function fullCycle(rt: Runtime, bundle: string, id: string): number {
   const pidFile = path.join(work, `${id}.pid`);
   const t = process.hrtime.bigint();
   const call = (...args: string[]) => {
-    const r = spawnSync(rt.bin, ['--root', rt.root, ...args], { env, stdio: 'ignore' });
-    if (r.status !== 0) throw new Error(`${rt.name} ${args[0]} failed (status ${r.status})`);
+    const r = spawnSync(rt.bin, ['--root', rt.root, ...args], { env, stdio: ['ignore', 'ignore', errFd] });
+    if (r.status !== 0) throw new Error(`${rt.name} ${args[0]} failed (status ${r.status}): ${lastError()}`);
   };
   call('create', '--bundle', bundle, '--pid-file', pidFile, id);
   const pid = Number(fs.readFileSync(pidFile, 'utf8'));
@@ -92,8 +109,10 @@ function main(): void {
   const bundle = makeBundle();
   const results = new Map<string, { run: number[]; cycle: number[]; error?: string }>();
   for (const rt of runtimes) results.set(rt.name, { run: [], cycle: [] });
+  const node: number[] = [];
   let n = 0;
   for (let i = 0; i < rounds; i++) {
+    node.push(nodeStartup());
     for (const rt of runtimes) {
       const res = results.get(rt.name)!;
       if (res.error) continue;
@@ -108,7 +127,7 @@ function main(): void {
   const base = results.get('runc');
   const baseRun = base && !base.error ? median(base.run) : NaN;
   const baseCycle = base && !base.error ? median(base.cycle) : NaN;
-  console.log(`bench/lifecycle: ${rounds} interleaved rounds, medians (ratio to runc)`);
+  console.log(`bench/lifecycle: ${rounds} interleaved rounds, medians (ratio to runc); load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   console.log('runtime   run /bin/true        create+start+wait+delete');
   for (const [name, r] of results) {
     if (r.error) {
@@ -119,6 +138,8 @@ function main(): void {
     const b = median(r.cycle);
     console.log(`${name.padEnd(9)} ${a.toFixed(1).padStart(6)} ms (${(a / baseRun).toFixed(2)}x)   ${b.toFixed(1).padStart(6)} ms (${(b / baseCycle).toFixed(2)}x)`);
   }
+  const floor = median(node);
+  console.log(`node -e 0 ${floor.toFixed(1).padStart(6)} ms (${(floor / baseRun).toFixed(2)}x)   (the start-up every stasis command pays; x3 in the cycle)`);
   fs.rmSync(work, { recursive: true, force: true });
 }
 

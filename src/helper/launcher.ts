@@ -121,9 +121,9 @@ export function launch(steps: readonly Step[], opts: LaunchOptions = {}): Promis
     resolveHelperExit(exitCode);
   };
   process.on('SIGCHLD', reap);
-  // Signal listeners do not keep the event loop alive, and someone may be waiting for helperExit: this does,
-  // and is the fallback should a SIGCHLD go unnoticed. detach() lets go of it.
-  const keepAlive = setInterval(reap, 50);
+  // Signal listeners do not keep the event loop alive, and someone may be waiting for helperExit: this does
+  // (and checks once a second, should a SIGCHLD ever go unnoticed). detach() lets go of it.
+  const keepAlive = setInterval(reap, 1000);
   // setsid (detached): the helper gets its own session and process group, so a terminal's Ctrl-C reaches
   // only stasis, which forwards it once to the container instead of the container getting it twice.
   try {

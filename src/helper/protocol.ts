@@ -123,23 +123,28 @@ class PlanWriter {
     return this.room(n);
   }
 
+  // room() may replace this.buf: take the offset first, then write to the buffer that has it.
   u8(v: number): void {
-    this.buf.writeUInt8(v, this.room(1));
+    const at = this.room(1);
+    this.buf.writeUInt8(v, at);
   }
 
   u16(v: number): void {
-    this.buf.writeUInt16LE(v, this.room(2));
+    const at = this.room(2);
+    this.buf.writeUInt16LE(v, at);
   }
 
   u32(v: number): void {
-    this.buf.writeUInt32LE(v >>> 0, this.room(4));
+    const at = this.room(4);
+    this.buf.writeUInt32LE(v >>> 0, at);
   }
 
   string(s: string): void {
     if (s.includes('\0')) throw new Error(`string contains a NUL byte: ${JSON.stringify(s.slice(0, 40))}`);
     const n = Buffer.byteLength(s, 'utf8');
     this.u32(n);
-    this.buf.write(s, this.room(n), n, 'utf8');
+    const at = this.room(n);
+    this.buf.write(s, at, n, 'utf8');
   }
 
   arg(arg: Arg): void {
@@ -148,10 +153,12 @@ class PlanWriter {
         this.u8(ArgTag.U32);
         this.u32(arg.v);
         return;
-      case 'u64':
+      case 'u64': {
         this.u8(ArgTag.U64);
-        this.buf.writeBigUInt64LE(BigInt.asUintN(64, arg.v), this.room(8));
+        const at = this.room(8);
+        this.buf.writeBigUInt64LE(BigInt.asUintN(64, arg.v), at);
         return;
+      }
       case 'str':
         this.u8(ArgTag.STR);
         this.string(arg.v);
