@@ -28,7 +28,8 @@ test('export under one state root and netns, restore under another with --netns'
   const root2 = w.images('state2');
   const id2 = w.id('any-there');
   t.after(async () => {
-    w.stasis(['--root', root2, 'delete', '--force', id2]);
+    const del = w.stasis(['--root', root2, 'delete', '--force', id2]);
+    if (del.status !== 0) throw new Error(`delete --force ${id2} under the second state root failed: ${del.stderr}`);
     await w.cleanup();
     spawnSync('ip', ['netns', 'del', nsA]);
     spawnSync('ip', ['netns', 'del', nsB]);
