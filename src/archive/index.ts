@@ -6,4 +6,5 @@ export * from './layout';
 export * from './compress';
 export * from './export';
 export * from './import';
+export * from './growing-hash';
 export { formatBytes } from './progress';

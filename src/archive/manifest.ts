@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ArchiveError, errnoCode, errnoText } from './errors';
 import { sha256File } from './hash';
+import type { KnownHashes } from './growing-hash';
 import { compareVersions, readHostInfo, type HostInfo } from './host-info';
 
 /** File name of the manifest, at the top of the checkpoint directory. */
@@ -50,6 +51,8 @@ export interface ManifestOptions {
   now?: Date;
   /** Told about every hashed chunk (progress). */
   onBytes?: (n: number) => void;
+  /** Hashes already computed (growing-hash.ts), used when the file still has the size they cover. */
+  known?: KnownHashes;
 }
 
 /** What `verifyCheckpointDir` found acceptable but worth saying. */
@@ -110,7 +113,8 @@ export async function createManifest(dir: string, opts: ManifestOptions = {}): P
   const host = opts.host ?? readHostInfo();
   const files: ManifestFile[] = [];
   for (const f of listCheckpointFiles(dir)) {
-    const { sha256, size } = await sha256File(path.join(dir, f.path), opts.onBytes);
+    const known = opts.known?.get(f.path);
+    const { sha256, size } = known && known.size === f.size ? known : await sha256File(path.join(dir, f.path), opts.onBytes);
     files.push({ path: f.path, size, sha256 });
   }
   return {

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Context } from '../cli/context';
 import type { ContainerRecord } from '../state/record';
-import { LAYOUT, exportCheckpoint, readHostInfo, makeConfigDump, writeLayoutFiles, writeManifest, type Compression } from '../archive';
+import { GrowingFileHasher, LAYOUT, exportCheckpoint, readHostInfo, type KnownHashes, makeConfigDump, writeLayoutFiles, writeManifest, type Compression } from '../archive';
 import { diffAgainstBase, diffExclusions, diffOverlay, type RootfsDiff } from '../rootfs-diff';
 import { parseMountinfo } from '../util/mountinfo';
 import { resolveInRoot } from './checkpoint-rootfs';
@@ -128,6 +128,7 @@ export async function finishExport(
   dir: string,
   req: ExportRequest,
   criuPath: string,
+  known?: KnownHashes,
 ): Promise<{ bytes: number; manifestSha256: string }> {
   mark('export: dump done');
   writeLayoutFiles(dir, {
@@ -138,7 +139,7 @@ export async function finishExport(
   fs.rmSync(path.join(dir, 'dump.log'), { force: true });
   const host = readHostInfo({ criu: criuPath });
   mark('export: host facts read');
-  await writeManifest(dir, { host });
+  await writeManifest(dir, { host, known });
   mark('export: manifest written');
   // The manifest was just computed from these files by this process: no second hashing pass while streaming.
   const r = await exportCheckpoint(dir, path.resolve(req.file), { compress: compressionFor(req.file, req.compress), verify: false });
@@ -160,6 +161,8 @@ export async function exportContainer(ctx: Context, opts: CheckpointOptions, req
   }
   compressionFor(req.file, req.compress); // a bad --compress fails before anything is frozen
   const { dir, temporary } = preparePortableDir(req);
+  // The pages images are hashed while CRIU appends to them (growing-hash.ts), on the core it leaves free.
+  const hasher = new GrowingFileHasher(path.join(dir, LAYOUT.checkpointDir), `${LAYOUT.checkpointDir}/`, (n) => /^pages-\d+\.img$/.test(n));
   let dumped = false;
   try {
     const result = await checkpointContainer(ctx, {
@@ -169,16 +172,18 @@ export async function exportContainer(ctx: Context, opts: CheckpointOptions, req
       beforeDump: async (record) => {
         const rootfs = await captureRootfsChanges(record, dir, req.rootfsBase);
         if (rootfs.why) ctx.log.warn(`checkpoint: the rootfs changes are not recorded: ${rootfs.why}`);
+        hasher.start();
         return { rootfs };
       },
     });
     dumped = true;
     mark('export: container checkpointed');
     const c = result.record;
-    await finishExport(ctx, c, dir, req, resolveCriu(ctx));
+    await finishExport(ctx, c, dir, req, resolveCriu(ctx), hasher.finish());
     if (temporary) fs.rmSync(dir, { recursive: true, force: true });
     return result;
   } catch (err) {
+    hasher.abort();
     if (dumped && !opts.leaveRunning) {
       // The container is gone: its only copy is this directory. Keep it and say where.
       const msg = err instanceof Error ? err.message : String(err);
