@@ -169,8 +169,6 @@ export function launch(steps: readonly Step[], opts: LaunchOptions = {}): Promis
   };
 
   if (opts.onLog) {
-    // The whole plan by name, from our side: the helper's own step lines stop once we stop reading them.
-    opts.onLog(`plan ops: ${steps.map((s, i) => `${i}:${s.op}`).join(' ')}`);
     let pending = '';
     readUntilEnd(logOurs, (chunk) => {
       pending += chunk.toString('utf8');
@@ -309,3 +307,8 @@ function readUntilEnd(fd: number, onData: (chunk: Buffer) => void, onEnd: () => 
   next();
 }
 
+
+/** The plan by name (`plan ops: 0:UNSHARE 1:MOUNT …`) for a debug log: the helper's own step lines stop once its log is no longer read. */
+export function planOpsLine(steps: readonly Step[]): string {
+  return `plan ops: ${steps.map((s, i) => `${i}:${s.op}`).join(' ')}`;
+}

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { loadBundleSpec } from '../spec/load';
 import type { Spec } from '../spec/types';
 import { buildInitPlan } from '../plan/init-plan';
-import { launch, HelperStepError, type LaunchResult } from '../helper/launcher';
+import { launch, HelperStepError, type LaunchResult, planOpsLine } from '../helper/launcher';
 import { StateStore, validateId, writeFileAtomic, type LockedContainerDir } from '../state/store';
 import { processStartTime } from '../state/proc';
 import { newRecord, type ContainerRecord } from '../state/record';
@@ -90,6 +90,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     mark('plan built');
     const record: ContainerRecord = { ...newRecord({ id: opts.id, bundle, rootfs, spec, cgroupPaths: cgroup?.paths() ?? {} }), hostMountBase };
     const cg = cgroup;
+    if (ctx.log.debugEnabled) ctx.log.debug(planOpsLine(plan.steps));
     launched = await launch(plan.steps, {
       stdio: ['inherit', 'inherit', 'inherit'],
       extraFds: [...Array.from({ length: opts.preserveFds + listen }, (_, i) => 3 + i), ...(term ? [term.theirs] : [])],

@@ -9,7 +9,7 @@ import type { Context } from '../cli/context';
 import type { Process, Spec } from '../spec/types';
 import { validateProcess } from '../spec/validate';
 import { buildExecPlan } from '../plan/exec-plan';
-import { launch, HelperStepError } from '../helper/launcher';
+import { launch, HelperStepError, planOpsLine } from '../helper/launcher';
 import { LockMode } from '../state/lock';
 import { writeFileAtomic } from '../state/store';
 import { withContainer } from './container';
@@ -83,6 +83,7 @@ export async function execInContainer(ctx: Context, o: ExecOptions): Promise<num
   if (!o.detach) for (const s of FORWARDED) process.on(s, forward);
   let terminal: TerminalProxy | undefined;
   try {
+    if (ctx.log.debugEnabled) ctx.log.debug(planOpsLine(plan.steps));
     const launched = await launch(plan.steps, {
       extraFds: [...Array.from({ length: o.preserveFds }, (_, i) => 3 + i), ...(term ? [term.theirs] : [])],
       onLog: ctx.log.debugEnabled ? (l) => ctx.log.debug(`helper: ${l}`) : undefined,
