@@ -5,95 +5,104 @@
  * end), so the bytes below the size fstat reports are final: this hasher follows the files as they grow, on
  * the core CRIU leaves free, and only the tail is left when the dump ends.
  *
- * Only files that are written by appending may be followed (the caller's `follows`): a file rewritten in
- * place would get a wrong hash. The manifest still checks each size at the end (a follower whose size
- * differs from the file's is discarded and the file hashed again).
+ * It runs in a worker thread: while CRIU dumps, stasis's main thread sits in a blocking wait on CRIU's RPC
+ * socket, so a timer there would never fire.
+ *
+ * Only files that are written by appending may be followed (the caller's pattern): a file rewritten in place
+ * would get a wrong hash. The manifest checks each size at the end, and an import verifies every hash again.
  */
-import { createHash, type Hash } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-
-/** Bytes read per file and poll: a poll blocks the event loop for ~30 ms at most. */
-const SLICE = 32 << 20;
-const BLOCK = 1 << 20;
-
-interface Follower {
-  fd: number;
-  hash: Hash;
-  offset: number;
-}
+import { Worker } from 'node:worker_threads';
 
 /** What the follower hashed: relative path (to the manifest's directory) → sha256 and size. */
 export type KnownHashes = Map<string, { sha256: string; size: number }>;
 
-/** Follows the files of `dir` whose names `follows` accepts; `prefix` is their path in the manifest. */
+/** The worker's code (plain CommonJS: it is evaluated, not bundled). */
+const WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const path = require('node:path');
+const { createHash } = require('node:crypto');
+const { dir, pattern, intervalMs } = workerData;
+const follows = new RegExp(pattern);
+const files = new Map();
+const buf = Buffer.allocUnsafe(1 << 20);
+function poll() {
+  let names;
+  try { names = fs.readdirSync(dir); } catch { return; }
+  for (const name of names) {
+    if (!follows.test(name)) continue;
+    let f = files.get(name);
+    if (!f) {
+      try { f = { fd: fs.openSync(path.join(dir, name), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW), hash: createHash('sha256'), offset: 0 }; }
+      catch { continue; }
+      files.set(name, f);
+    }
+    const end = fs.fstatSync(f.fd).size;
+    while (f.offset < end) {
+      const n = fs.readSync(f.fd, buf, 0, Math.min(buf.length, end - f.offset), f.offset);
+      if (n <= 0) break;
+      f.hash.update(buf.subarray(0, n));
+      f.offset += n;
+    }
+  }
+}
+const timer = setInterval(poll, intervalMs);
+parentPort.on('message', (m) => {
+  clearInterval(timer);
+  const out = [];
+  if (m === 'finish') poll();
+  for (const [name, f] of files) {
+    if (m === 'finish') out.push([name, f.hash.digest('hex'), f.offset]);
+    fs.closeSync(f.fd);
+  }
+  parentPort.postMessage(out);
+  parentPort.close();
+});
+`;
+
+/** Follows the files of `dir` whose names match `pattern`; `prefix` is their path in the manifest. */
 export class GrowingFileHasher {
-  private readonly files = new Map<string, Follower>();
-  private readonly buf = Buffer.allocUnsafe(BLOCK);
-  private timer: NodeJS.Timeout | undefined;
+  private worker: Worker | undefined;
 
   constructor(
     private readonly dir: string,
     private readonly prefix: string,
-    private readonly follows: (name: string) => boolean,
+    private readonly pattern: RegExp,
   ) {}
 
-  /** Starts polling every `intervalMs`. */
+  /** Starts following, polling every `intervalMs`. */
   start(intervalMs = 10): void {
-    this.timer = setInterval(() => this.poll(SLICE), intervalMs);
-    this.timer.unref();
+    this.worker = new Worker(WORKER, { eval: true, workerData: { dir: this.dir, pattern: this.pattern.source, intervalMs } });
+    this.worker.unref();
   }
 
-  private poll(budget: number): void {
-    let names: string[];
+  private async ask(what: 'finish' | 'abort'): Promise<[string, string, number][]> {
+    const w = this.worker;
+    this.worker = undefined;
+    if (!w) return [];
+    w.ref();
+    const reply = new Promise<[string, string, number][]>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+      w.once('exit', () => resolve([]));
+    });
+    w.postMessage(what);
     try {
-      names = fs.readdirSync(this.dir);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      if (!this.follows(name)) continue;
-      let f = this.files.get(name);
-      if (!f) {
-        try {
-          f = { fd: fs.openSync(path.join(this.dir, name), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW), hash: createHash('sha256'), offset: 0 };
-        } catch {
-          continue;
-        }
-        this.files.set(name, f);
-      }
-      const end = Math.min(fs.fstatSync(f.fd).size, f.offset + budget);
-      while (f.offset < end) {
-        const n = fs.readSync(f.fd, this.buf, 0, Math.min(BLOCK, end - f.offset), f.offset);
-        if (n <= 0) break;
-        f.hash.update(this.buf.subarray(0, n));
-        f.offset += n;
-      }
+      return await reply;
+    } finally {
+      await w.terminate();
     }
   }
 
   /** Stops following, hashes what is left, and returns every followed file's hash. */
-  finish(): KnownHashes {
-    this.stop();
-    this.poll(Number.MAX_SAFE_INTEGER);
+  async finish(): Promise<KnownHashes> {
     const out: KnownHashes = new Map();
-    for (const [name, f] of this.files) {
-      out.set(`${this.prefix}${name}`, { sha256: f.hash.digest('hex'), size: f.offset });
-      fs.closeSync(f.fd);
-    }
-    this.files.clear();
+    for (const [name, sha256, size] of await this.ask('finish')) out.set(`${this.prefix}${name}`, { sha256, size });
     return out;
   }
 
   /** Stops following and lets go of every file (the dump failed). */
-  abort(): void {
-    this.stop();
-    for (const f of this.files.values()) fs.closeSync(f.fd);
-    this.files.clear();
-  }
-
-  private stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+  async abort(): Promise<void> {
+    await this.ask('abort').catch(() => undefined);
   }
 }

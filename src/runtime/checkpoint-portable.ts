@@ -12,6 +12,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Context } from '../cli/context';
 import type { ContainerRecord } from '../state/record';
+import { StateStore } from '../state/store';
+import { LockMode } from '../state/lock';
 import { GrowingFileHasher, LAYOUT, exportCheckpoint, readHostInfo, type KnownHashes, makeConfigDump, writeLayoutFiles, writeManifest, type Compression } from '../archive';
 import { diffAgainstBase, diffExclusions, diffOverlay, type RootfsDiff } from '../rootfs-diff';
 import { parseMountinfo } from '../util/mountinfo';
@@ -43,6 +45,17 @@ export interface RootfsCapture {
   why?: string;
 }
 
+/** The container's memory use, read without holding its lock for long (1 GiB when it cannot be read). */
+function peekMemoryBytes(ctx: Context, id: string): number {
+  try {
+    const { lock, record } = new StateStore(ctx.root).open(id, LockMode.Shared);
+    lock.release();
+    return containerMemoryBytes(record);
+  } catch {
+    return 1 << 30; // the checkpoint itself reports a missing container
+  }
+}
+
 /** The compression a file name asks for. Pure. */
 export function compressionFor(file: string, flag?: string): Compression {
   if (flag !== undefined) {
@@ -54,8 +67,35 @@ export function compressionFor(file: string, flag?: string): Compression {
   return 'none';
 }
 
-/** The portable directory for an export: the user's --image-path, or a fresh one beside the archive. */
-export function preparePortableDir(req: ExportRequest): { dir: string; temporary: boolean } {
+/** Where a temporary portable directory may go: a tmpfs (when the images fit in it with room to spare), else beside the archive. */
+export function stagingBase(target: string, imagesBytes: number, shm = '/dev/shm'): string {
+  try {
+    const st = fs.statfsSync(shm);
+    // tmpfs only (0x01021994): the images are written once to memory and once, by tar, to the archive's disk.
+    if (st.type === 0x01021994 && st.bavail * st.bsize > imagesBytes * 1.25 + (256 << 20)) return shm;
+  } catch {
+    /* no such tmpfs */
+  }
+  return path.dirname(target);
+}
+
+/** Bytes the container's memory uses now (an upper bound of its memory images), 1 GiB when unknown. */
+export function containerMemoryBytes(record: ContainerRecord): number {
+  const v1 = record.cgroup.paths.memory;
+  const files = v1 ? [path.join(v1, 'memory.usage_in_bytes')] : record.cgroup.paths[''] ? [path.join(record.cgroup.paths[''], 'memory.current')] : [];
+  for (const f of files) {
+    try {
+      const n = Number(fs.readFileSync(f, 'utf8').trim());
+      if (Number.isFinite(n)) return n;
+    } catch {
+      /* no memory controller: assume the default */
+    }
+  }
+  return 1 << 30;
+}
+
+/** The portable directory for an export: the user's --image-path, or a fresh temporary one (see stagingBase). */
+export function preparePortableDir(req: ExportRequest, imagesBytes = 1 << 30): { dir: string; temporary: boolean } {
   const target = path.resolve(req.file);
   try {
     if (!fs.statSync(path.dirname(target)).isDirectory()) throw new Error('not a directory');
@@ -68,8 +108,7 @@ export function preparePortableDir(req: ExportRequest): { dir: string; temporary
     fs.mkdirSync(path.join(dir, LAYOUT.checkpointDir), { recursive: true, mode: 0o700 });
     return { dir, temporary: false };
   }
-  // Beside the archive: same filesystem, so no surprise about free space elsewhere.
-  const dir = fs.mkdtempSync(path.join(path.dirname(target), `.${path.basename(target)}.stasis-`));
+  const dir = fs.mkdtempSync(path.join(stagingBase(target, imagesBytes), `.${path.basename(target)}.stasis-`));
   fs.mkdirSync(path.join(dir, LAYOUT.checkpointDir), { mode: 0o700 });
   return { dir, temporary: true };
 }
@@ -160,9 +199,9 @@ export async function exportContainer(ctx: Context, opts: CheckpointOptions, req
     throw new RuntimeError('usage', 'checkpoint: --export cannot be used with --link-remap: criu links files into the rootfs during the dump, after its changes were recorded');
   }
   compressionFor(req.file, req.compress); // a bad --compress fails before anything is frozen
-  const { dir, temporary } = preparePortableDir(req);
+  const { dir, temporary } = preparePortableDir(req, peekMemoryBytes(ctx, opts.id));
   // The pages images are hashed while CRIU appends to them (growing-hash.ts), on the core it leaves free.
-  const hasher = new GrowingFileHasher(path.join(dir, LAYOUT.checkpointDir), `${LAYOUT.checkpointDir}/`, (n) => /^pages-\d+\.img$/.test(n));
+  const hasher = new GrowingFileHasher(path.join(dir, LAYOUT.checkpointDir), `${LAYOUT.checkpointDir}/`, /^pages-\d+\.img$/);
   let dumped = false;
   try {
     const result = await checkpointContainer(ctx, {
@@ -179,11 +218,11 @@ export async function exportContainer(ctx: Context, opts: CheckpointOptions, req
     dumped = true;
     mark('export: container checkpointed');
     const c = result.record;
-    await finishExport(ctx, c, dir, req, resolveCriu(ctx), hasher.finish());
+    await finishExport(ctx, c, dir, req, resolveCriu(ctx), await hasher.finish());
     if (temporary) fs.rmSync(dir, { recursive: true, force: true });
     return result;
   } catch (err) {
-    hasher.abort();
+    await hasher.abort();
     if (dumped && !opts.leaveRunning) {
       // The container is gone: its only copy is this directory. Keep it and say where.
       const msg = err instanceof Error ? err.message : String(err);
