@@ -66,11 +66,18 @@ export function tarCreateArgs(dir: string, topLevel: readonly string[]): string[
  * Without the streaming check, no byte needs to pass through Node: tar writes the archive file itself,
  * through the compressor when one is asked for (a checkpoint's images are GiBs: every copy counts).
  */
-async function tarToFile(dir: string, tmp: string, compress: Compression): Promise<void> {
+async function tarToFile(dir: string, tmp: string, compress: Compression, progress: Progress): Promise<void> {
   const program = compress === 'zstd' ? `${zstdBinary()} -q -3 -T0` : compress === 'gzip' ? 'gzip -6' : undefined;
   const args = tarCreateArgs(dir, fs.readdirSync(dir)).map((a) => (a === '--file=-' ? `--file=${tmp}` : a));
   if (program) args.unshift(`--use-compress-program=${program}`);
   const tar = spawn('tar', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Progress from what tar has read so far (its rchar), whatever the compression does to the output.
+  let seen = 0;
+  const poll = setInterval(() => {
+    const rchar = Number(/^rchar: (\d+)$/m.exec(readQuietly(`/proc/${tar.pid}/io`))?.[1] ?? seen);
+    if (rchar > seen) progress.add(rchar - seen);
+    seen = Math.max(seen, rchar);
+  }, 200);
   let err = '';
   tar.stderr.setEncoding('utf8');
   tar.stderr.on('data', (d: string) => {
@@ -79,13 +86,26 @@ async function tarToFile(dir: string, tmp: string, compress: Compression): Promi
   const code = await new Promise<number | null>((resolve, reject) => {
     tar.on('error', (e) => reject(new ArchiveError('system', `cannot run tar: ${errnoText(e)}`)));
     tar.on('close', (c) => resolve(c));
-  }).catch((e: unknown) => {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  });
+  })
+    .catch((e: unknown) => {
+      fs.rmSync(tmp, { force: true });
+      throw e;
+    })
+    .finally(() => {
+      clearInterval(poll);
+      progress.done();
+    });
   if (code !== 0) {
     fs.rmSync(tmp, { force: true });
     throw new ArchiveError('system', `tar failed (exit ${code}): ${err.trim().split('\n')[0] ?? ''}`);
+  }
+}
+
+function readQuietly(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
   }
 }
 
@@ -109,7 +129,7 @@ export async function exportCheckpoint(dir: string, file: string, opts: ExportOp
 
   const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.partial-${process.pid}`);
   if (opts.verify === false) {
-    await tarToFile(dir, tmp, opts.compress);
+    await tarToFile(dir, tmp, opts.compress, new Progress(`export ${path.basename(file)}`, total, opts.progress));
     fs.renameSync(tmp, file);
     return { manifest, manifestSha256, bytes: fs.statSync(file).size };
   }
