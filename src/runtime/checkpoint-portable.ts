@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Context } from '../cli/context';
 import type { ContainerRecord } from '../state/record';
-import { GrowingFileHasher, LAYOUT, exportCheckpoint, readHostInfo, type KnownHashes, makeConfigDump, writeLayoutFiles, writeManifest, type Compression } from '../archive';
+import { GrowingFileHasher, LAYOUT, imageFromAnnotations, exportCheckpoint, readHostInfo, type KnownHashes, makeConfigDump, writeLayoutFiles, writeManifest, type Compression } from '../archive';
 import { diffAgainstBase, diffExclusions, diffOverlay, type RootfsDiff } from '../rootfs-diff';
 import { parseMountinfo } from '../util/mountinfo';
 import { resolveInRoot } from './checkpoint-rootfs';
@@ -133,7 +133,13 @@ export async function finishExport(
   mark('export: dump done');
   writeLayoutFiles(dir, {
     spec: record.spec,
-    config: makeConfigDump({ id: record.id, createdTime: new Date(record.created), checkpointedTime: new Date() }),
+    // An image named by annotations lets `podman container restore --import` re-create the container.
+    config: makeConfigDump({
+      id: record.id,
+      createdTime: new Date(record.created),
+      checkpointedTime: new Date(),
+      ...imageFromAnnotations(record.spec.annotations),
+    }),
   });
   // CRIU's log is for this host's diagnostics, not part of the checkpoint.
   fs.rmSync(path.join(dir, 'dump.log'), { force: true });
