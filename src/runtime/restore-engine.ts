@@ -20,7 +20,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LAYOUT } from '../archive';
+import { ArchiveError, LAYOUT } from '../archive';
 import { applyRootfsDiff } from '../rootfs-diff';
 import { isBindMount } from '../plan/mounts';
 import type { Mount, Spec } from '../spec/types';
@@ -168,7 +168,8 @@ export async function prepareEngineBundle(dir: string, bundle: string, log: (msg
     writeEngineNote(dir, dump);
   } catch (err) {
     removeEngineBundle({ created });
-    throw err;
+    if (err instanceof RuntimeError || err instanceof ArchiveError) throw err;
+    throw new RuntimeError('system', `restore: preparing bundle ${bundle} for the engine's checkpoint failed: ${errnoText(err)}`);
   }
   return { created };
 }
