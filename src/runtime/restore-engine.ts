@@ -12,7 +12,8 @@
  *   - devshm-checkpoint.tar is /dev/shm's content (Podman's shm directory, a bind mount, is not dumped by
  *     CRIU): it is extracted into the bundle's /dev/shm source before CRIU runs, with the rootfs-diff rules
  *     (no path through a symlink).
- *   - rootfs-diff.tar and deleted.files are applied to the bundle's rootfs like a stasis checkpoint's.
+ *   - rootfs-diff.tar and deleted.files are applied to the bundle's rootfs like a stasis checkpoint's; the
+ *     bind mounts' mount points, which the engine's runtime made and its diff leaves out, are created.
  *   - Images dumped by runc carry no stasis note: one is written into the (private, unpacked) image
  *     directory saying the container was running (so it is thawed after CRIU restores it, as runc does) and
  *     whether its network namespace was joined by path (then runc left it out of the dump as `extRootNetNS`,
@@ -22,6 +23,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ArchiveError, LAYOUT } from '../archive';
 import { applyRootfsDiff } from '../rootfs-diff';
+import { SafeRoot, at } from '../rootfs-diff/safe-root';
+import { memberPath, splitParent } from '../archive/member-path';
 import { isBindMount } from '../plan/mounts';
 import type { Mount, Spec } from '../spec/types';
 import { CHECKPOINT_META_FILE, writeCheckpointMeta } from './checkpoint-meta';
@@ -111,6 +114,46 @@ function readJson(file: string): unknown {
 /** What prepareEngineBundle made, so a failed restore can remove it again. */
 export interface PreparedEngineBundle {
   created: string[];
+  /** The bundle's config (made or found). */
+  spec: Spec;
+}
+
+/**
+ * The bind mount destinations that lie in the rootfs itself (not below another mount of the spec, where
+ * CRIU re-creates the filesystem from its images), with whether each needs a directory. Pure.
+ */
+export function rootfsMountpoints(spec: Spec, bundle: string, isDir: (source: string) => boolean): { rel: string; dir: boolean }[] {
+  const mounts = spec.mounts ?? [];
+  const under = (p: string, d: string) => p.startsWith(`${d}/`);
+  const out: { rel: string; dir: boolean }[] = [];
+  for (const m of mounts) {
+    if (!isBindMount(m) || !m.source) continue;
+    const dest = m.destination.replace(/\/+$/, '');
+    if (mounts.some((o) => o !== m && !isBindMount(o) && under(dest, o.destination.replace(/\/+$/, '')))) continue;
+    out.push({ rel: memberPath(dest.replace(/^\/+/, '')), dir: isDir(path.resolve(bundle, m.source)) });
+  }
+  return out.filter((e) => e.rel !== '');
+}
+
+/**
+ * Creates the missing mount points of the bundle's bind mounts in `rootfs` (an empty file or directory, as
+ * the source is). The engine's runtime made them at create time in the engine's copy of the rootfs, and
+ * its diff leaves them out; CRIU needs them to exist. Never through a symlink (SafeRoot).
+ */
+export function createMountpoints(rootfs: string, spec: Spec, bundle: string): void {
+  const isDir = (src: string) => fs.statSync(src, { throwIfNoEntry: false })?.isDirectory() === true;
+  const root = new SafeRoot(rootfs);
+  try {
+    for (const mp of rootfsMountpoints(spec, bundle, isDir)) {
+      const [parent, name] = splitParent(mp.rel);
+      const p = at(root.dir(parent, true), name);
+      if (fs.lstatSync(p, { throwIfNoEntry: false })) continue;
+      if (mp.dir) fs.mkdirSync(p, { mode: 0o755 });
+      else fs.closeSync(fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644));
+    }
+  } finally {
+    root.close();
+  }
 }
 
 /**
@@ -166,16 +209,16 @@ export async function prepareEngineBundle(dir: string, bundle: string, log: (msg
       await applyRootfsDiff(shm, shmTar, []);
     }
     writeEngineNote(dir, dump);
+    return { created, spec };
   } catch (err) {
     removeEngineBundle({ created });
     if (err instanceof RuntimeError || err instanceof ArchiveError) throw err;
     throw new RuntimeError('system', `restore: preparing bundle ${bundle} for the engine's checkpoint failed: ${errnoText(err)}`);
   }
-  return { created };
 }
 
 /** Removes what prepareEngineBundle made (a failed restore). */
-export function removeEngineBundle(p: PreparedEngineBundle): void {
+export function removeEngineBundle(p: { created: string[] }): void {
   for (const f of [...p.created].reverse()) fs.rmSync(f, { recursive: true, force: true });
 }
 

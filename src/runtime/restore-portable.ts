@@ -22,7 +22,7 @@ import { applyRootfsDiff } from '../rootfs-diff';
 import { resolveCriu } from './checkpoint-criu';
 import { RuntimeError, errnoText } from './errors';
 import type { RestoreOptions } from './restore';
-import { prepareEngineBundle, removeEngineBundle, type PreparedEngineBundle } from './restore-engine';
+import { createMountpoints, prepareEngineBundle, removeEngineBundle, type PreparedEngineBundle } from './restore-engine';
 
 /** What the portable layer adds to `restore`'s options. */
 export interface PortableRestoreOptions extends RestoreOptions {
@@ -140,6 +140,13 @@ export async function restorePortable(ctx: Context, opts: PortableRestoreOptions
         await applyCheckpointRootfs(checkpointDir, rootfs).catch((err: unknown) => {
           throw asRuntimeError(err);
         });
+        if (prepared) {
+          try {
+            createMountpoints(rootfs, prepared.spec, path.resolve(rest.bundle));
+          } catch (err) {
+            throw asRuntimeError(err);
+          }
+        }
         await rest.prepareRootfs?.(rootfs);
       },
       // The images are not needed once CRIU has restored (a foreground restore then waits for the exit).
