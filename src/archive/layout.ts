@@ -43,7 +43,11 @@ export interface ConfigDump {
   rootfsImageID?: string;
   /** Podman: the log driver of the re-created container (set with the image: k8s-file, Podman's default). */
   logDriver?: string;
-  /** The OCI runtime: "stasis". */
+  /**
+   * The OCI runtime: the absolute path of the stasis executable that exported, else "stasis". Podman 4
+   * restores an imported archive with this runtime (a path needs no containers.conf entry) and refuses an
+   * explicit --runtime that differs from it.
+   */
   runtime?: string;
   createdTime: string;
   checkpointedTime: string;
@@ -74,13 +78,15 @@ export function makeConfigDump(c: {
   rootfsImageRef?: string;
   rootfsImageName?: string;
   rootfsImageID?: string;
+  /** Default "stasis". */
+  runtime?: string;
   createdTime?: Date;
   checkpointedTime: Date;
 }): ConfigDump {
   const out: ConfigDump = {
     id: c.id,
     name: c.name ?? c.id,
-    runtime: 'stasis',
+    runtime: c.runtime ?? 'stasis',
     createdTime: c.createdTime ? c.createdTime.toISOString() : GO_ZERO_TIME,
     checkpointedTime: c.checkpointedTime.toISOString(),
     restoredTime: GO_ZERO_TIME,

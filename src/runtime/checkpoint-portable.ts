@@ -121,6 +121,16 @@ export async function captureRootfsChanges(record: ContainerRecord, dir: string,
   return { kind, members: diff.members, deleted: diff.deleted.length };
 }
 
+/**
+ * The stasis executable as it was invoked (bin/stasis, an installed copy), for config.dump's `runtime`:
+ * Podman restores an imported archive with that runtime. "stasis" when run as `node …/stasis.js`.
+ */
+export function stasisExecutable(): string {
+  const self = process.argv[1];
+  if (!self || self.endsWith('.js')) return 'stasis';
+  return path.resolve(self);
+}
+
 /** After a successful dump: spec.dump and config.dump, the manifest, then the archive. Returns its size. */
 export async function finishExport(
   ctx: Context,
@@ -138,6 +148,7 @@ export async function finishExport(
       id: record.id,
       createdTime: new Date(record.created),
       checkpointedTime: new Date(),
+      runtime: stasisExecutable(),
       ...imageFromAnnotations(record.spec.annotations),
     }),
   });
