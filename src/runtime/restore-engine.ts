@@ -27,6 +27,7 @@ import { SafeRoot, at } from '../rootfs-diff/safe-root';
 import { memberPath, splitParent } from '../archive/member-path';
 import { isBindMount } from '../plan/mounts';
 import type { Mount, Spec } from '../spec/types';
+import type { ExtMountMap } from '../criu/types';
 import { CHECKPOINT_META_FILE, writeCheckpointMeta } from './checkpoint-meta';
 import { joinedNetnsPath } from './checkpoint-netns';
 import { RuntimeError, errnoText } from './errors';
@@ -109,6 +110,27 @@ function readJson(file: string): unknown {
   } catch (err) {
     throw new RuntimeError('invalid-spec', `restore: ${path.basename(file)} of the archive is not readable JSON: ${errnoText(err)}`);
   }
+}
+
+/**
+ * External mounts for the named v1 hierarchies (`name=systemd`) of runc's images (pure): runc binds every
+ * hierarchy's cgroup directory under the spec's cgroup mount and dumps each as external, keyed by its
+ * mount point; stasis manages only the controllers, so the restore offers the directory this process
+ * sits in for each named hierarchy (from /proc/self/cgroup). Unused ids are harmless to CRIU.
+ */
+export function namedHierarchyMounts(spec: Spec, procSelfCgroup: string, exists: (p: string) => boolean): ExtMountMap[] {
+  const out: ExtMountMap[] = [];
+  for (const m of spec.mounts ?? []) {
+    if (m.type !== 'cgroup' || isBindMount(m)) continue;
+    const dest = m.destination.replace(/\/+$/, '');
+    for (const line of procSelfCgroup.split('\n')) {
+      const hit = /^\d+:name=([^:/]+):(\/.*)$/.exec(line.trim());
+      if (!hit) continue;
+      const host = path.posix.join('/sys/fs/cgroup', hit[1], hit[2]);
+      if (exists(host)) out.push({ key: `${dest}/${hit[1]}`, val: host });
+    }
+  }
+  return out;
 }
 
 /** What prepareEngineBundle made, so a failed restore can remove it again. */

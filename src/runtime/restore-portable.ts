@@ -22,7 +22,7 @@ import { applyRootfsDiff } from '../rootfs-diff';
 import { resolveCriu } from './checkpoint-criu';
 import { RuntimeError, errnoText } from './errors';
 import type { RestoreOptions } from './restore';
-import { createMountpoints, prepareEngineBundle, removeEngineBundle, type PreparedEngineBundle } from './restore-engine';
+import { createMountpoints, namedHierarchyMounts, prepareEngineBundle, removeEngineBundle, type PreparedEngineBundle } from './restore-engine';
 
 /** What the portable layer adds to `restore`'s options. */
 export interface PortableRestoreOptions extends RestoreOptions {
@@ -134,6 +134,9 @@ export async function restorePortable(ctx: Context, opts: PortableRestoreOptions
     const checkpointDir = dir;
     const result = await inner(ctx, {
       ...rest,
+      ...(prepared
+        ? { extraExtMnt: namedHierarchyMounts(prepared.spec, fs.readFileSync('/proc/self/cgroup', 'utf8'), (p) => fs.existsSync(p)) }
+        : {}),
       imagePath: path.join(checkpointDir, LAYOUT.checkpointDir),
       workPath: workDir,
       prepareRootfs: async (rootfs) => {

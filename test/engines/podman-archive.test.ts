@@ -109,6 +109,7 @@ describe('checkpoint archives between podman and stasis', { skip }, () => {
     const archive = path.join(work, 'podman.tar.gz');
     expectCode(await pm.podman(['container', 'checkpoint', '--export', archive, name]), 0, 'podman checkpoint --export');
     expectCode(await pm.podman(['rm', name]), 0, 'podman rm');
+    if (process.env.ENGINE_KEEP_ARCHIVE) fs.copyFileSync(archive, process.env.ENGINE_KEEP_ARCHIVE);
 
     const bundle = rootfsBundle('p2s');
     const id = `p2s-${process.pid}`;

@@ -1,7 +1,7 @@
 /** podmanBundleSpec: the bundle config stasis derives from an engine's spec.dump. Pure. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { devShmSource, podmanBundleSpec } from '../../../src/runtime/restore-engine';
+import { devShmSource, namedHierarchyMounts, podmanBundleSpec, rootfsMountpoints } from '../../../src/runtime/restore-engine';
 import type { Spec } from '../../../src/spec/types';
 
 const dump: Spec = {
@@ -45,4 +45,27 @@ test('engine bind mounts point into engine-mounts/, the rest is kept', () => {
 
 test('devShmSource: none when /dev/shm is a tmpfs', () => {
   assert.equal(devShmSource({ mounts: [{ destination: '/dev/shm', type: 'tmpfs', source: 'shm' }] } as Spec, '/b'), undefined);
+});
+
+test('namedHierarchyMounts: runc binds name=systemd too; stasis offers its own directory there', () => {
+  const spec = { mounts: [{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup' }] } as Spec;
+  const self = '9:name=systemd:/user/x\n4:memory:/a\n0::/\n';
+  assert.deepEqual(namedHierarchyMounts(spec, self, () => true), [{ key: '/sys/fs/cgroup/systemd', val: '/sys/fs/cgroup/systemd/user/x' }]);
+  assert.deepEqual(namedHierarchyMounts(spec, self, () => false), []);
+  assert.deepEqual(namedHierarchyMounts({ mounts: [] } as Spec, self, () => true), []);
+});
+
+test('rootfsMountpoints: bind destinations in the rootfs, not those below another mount', () => {
+  const spec = {
+    mounts: [
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs' },
+      { destination: '/dev/shm', type: 'bind', source: 'engine-mounts/shm', options: ['bind'] },
+      { destination: '/etc/hosts', type: 'bind', source: 'engine-mounts/hosts', options: ['bind'] },
+      { destination: '/data/', type: 'bind', source: '/srv', options: ['rbind'] },
+    ],
+  } as Spec;
+  assert.deepEqual(rootfsMountpoints(spec, '/b', (s) => s === '/srv'), [
+    { rel: 'etc/hosts', dir: false },
+    { rel: 'data', dir: true },
+  ]);
 });
