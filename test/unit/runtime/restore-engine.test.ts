@@ -52,7 +52,7 @@ test('namedHierarchyMounts: runc binds name=systemd too; stasis offers its own d
   const self = '9:name=systemd:/user/x\n4:memory:/a\n0::/\n';
   assert.deepEqual(namedHierarchyMounts(spec, self, () => true), [{ key: '/sys/fs/cgroup/systemd', val: '/sys/fs/cgroup/systemd/user/x' }]);
   assert.deepEqual(namedHierarchyMounts(spec, self, () => false), []);
-  assert.deepEqual(namedHierarchyMounts({ mounts: [] } as Spec, self, () => true), []);
+  assert.deepEqual(namedHierarchyMounts({ ociVersion: "1.0.2", mounts: [] } as Spec, self, () => true), []);
 });
 
 test('rootfsMountpoints: bind destinations in the rootfs, not those below another mount', () => {
