@@ -51,13 +51,14 @@ export interface ImportResult {
 }
 
 /** The archive's decompressed bytes, plus what to await / kill when done. */
-interface Source {
+export interface Source {
   chunks: AsyncIterable<Buffer>;
   finished: () => Promise<void>;
   abort: () => void;
 }
 
-function openSource(file: string, compression: Compression, onRead: (n: number) => void): Source {
+/** Opens the archive `file` and decompresses it (shared with import-unverified.ts). */
+export function openSource(file: string, compression: Compression, onRead: (n: number) => void): Source {
   const input = fs.createReadStream(file, { highWaterMark: 1 << 20 });
   input.on('data', (c) => onRead(c.length));
   if (compression === 'none') {
@@ -97,7 +98,7 @@ async function* wrapErrors(stream: Readable, message: string): AsyncGenerator<Bu
 }
 
 /** Reads the first bytes of a file. */
-function head(file: string, n: number): Buffer {
+export function head(file: string, n: number): Buffer {
   const fd = fs.openSync(file, 'r');
   try {
     const b = Buffer.alloc(n);
@@ -108,7 +109,7 @@ function head(file: string, n: number): Buffer {
 }
 
 /** Creates `dir` (its parent must exist) or accepts an existing empty directory; returns whether it was made. */
-function prepareDestination(dir: string): boolean {
+export function prepareDestination(dir: string): boolean {
   try {
     fs.mkdirSync(dir, { mode: 0o700 });
     return true;
@@ -145,7 +146,7 @@ export async function importCheckpoint(file: string, dir: string, opts: ImportOp
       if (rel === '') return;
       if (!manifest) {
         if (rel !== MANIFEST_FILE || h.type !== 'file') {
-          throw new ArchiveError('corrupt', `${file}: first member is ${rel}, not ${MANIFEST_FILE} (not a stasis checkpoint archive)`);
+          throw new ArchiveError('corrupt', `${file}: first member is ${rel}, not ${MANIFEST_FILE} (not a stasis checkpoint archive; restore --no-verify takes an engine's archive without integrity checks)`);
         }
         if (h.size > MAX_MANIFEST_BYTES) throw new ArchiveError('corrupt', `${MANIFEST_FILE} is too large`);
         const parts: Buffer[] = [];
@@ -216,7 +217,7 @@ export async function importCheckpoint(file: string, dir: string, opts: ImportOp
 }
 
 /** Writes every byte of `bufs` (writev may write less than asked; the rest is written again). */
-async function writeAll(fh: fs.promises.FileHandle, bufs: Buffer[], total: number): Promise<void> {
+export async function writeAll(fh: fs.promises.FileHandle, bufs: Buffer[], total: number): Promise<void> {
   const { bytesWritten } = await fh.writev(bufs);
   if (bytesWritten === total) return;
   let rest = Buffer.concat(bufs).subarray(bytesWritten);
@@ -231,7 +232,7 @@ async function writeAll(fh: fs.promises.FileHandle, bufs: Buffer[], total: numbe
  * must not exist (O_EXCL) and is never followed (O_NOFOLLOW). The destination starts empty and stasis
  * creates only directories and regular files in it, so no path can lead outside.
  */
-async function openNew(dir: string, rel: string, mode: number): Promise<fs.promises.FileHandle> {
+export async function openNew(dir: string, rel: string, mode: number): Promise<fs.promises.FileHandle> {
   const [parent] = splitParent(rel);
   try {
     if (parent) fs.mkdirSync(path.join(dir, parent), { recursive: true, mode: 0o700 });

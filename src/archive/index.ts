@@ -6,5 +6,6 @@ export * from './layout';
 export * from './compress';
 export * from './export';
 export * from './import';
+export * from './import-unverified';
 export * from './growing-hash';
 export { formatBytes } from './progress';

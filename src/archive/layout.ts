@@ -36,12 +36,35 @@ export interface ConfigDump {
   rootfsImage?: string;
   rootfsImageRef?: string;
   rootfsImageName?: string;
-  /** The OCI runtime: "stasis". */
+  /**
+   * Podman's name for the image's storage id: `podman container restore --import` needs it with
+   * rootfsImageName to make the container's root filesystem (its ContainerConfig, not checkpointctl's).
+   */
+  rootfsImageID?: string;
+  /** Podman: the log driver of the re-created container (set with the image: k8s-file, Podman's default). */
+  logDriver?: string;
+  /**
+   * The OCI runtime: the absolute path of the stasis executable that exported, else "stasis". Podman 4
+   * restores an imported archive with this runtime (a path needs no containers.conf entry) and refuses an
+   * explicit --runtime that differs from it.
+   */
   runtime?: string;
   createdTime: string;
   checkpointedTime: string;
   restoredTime: string;
   restored: boolean;
+}
+
+/** Spec annotation naming the image a stasis container's rootfs was made from (e.g. localhost/busybox:latest). */
+export const IMAGE_NAME_ANNOTATION = 'io.stasis.image.name';
+/** Spec annotation with that image's id (Podman's storage id, `podman image inspect --format {{.Id}}`). */
+export const IMAGE_ID_ANNOTATION = 'io.stasis.image.id';
+
+/** The image fields of config.dump from a spec's annotations (empty when the spec names no image). Pure. */
+export function imageFromAnnotations(annotations: Record<string, string> | undefined): { rootfsImageName?: string; rootfsImageID?: string } {
+  const name = annotations?.[IMAGE_NAME_ANNOTATION];
+  const id = annotations?.[IMAGE_ID_ANNOTATION];
+  return { ...(name ? { rootfsImageName: name } : {}), ...(id ? { rootfsImageID: id } : {}) };
 }
 
 /** Go's zero time.Time in JSON. */
@@ -54,13 +77,16 @@ export function makeConfigDump(c: {
   rootfsImage?: string;
   rootfsImageRef?: string;
   rootfsImageName?: string;
+  rootfsImageID?: string;
+  /** Default "stasis". */
+  runtime?: string;
   createdTime?: Date;
   checkpointedTime: Date;
 }): ConfigDump {
   const out: ConfigDump = {
     id: c.id,
     name: c.name ?? c.id,
-    runtime: 'stasis',
+    runtime: c.runtime ?? 'stasis',
     createdTime: c.createdTime ? c.createdTime.toISOString() : GO_ZERO_TIME,
     checkpointedTime: c.checkpointedTime.toISOString(),
     restoredTime: GO_ZERO_TIME,
@@ -69,6 +95,13 @@ export function makeConfigDump(c: {
   if (c.rootfsImage) out.rootfsImage = c.rootfsImage;
   if (c.rootfsImageRef) out.rootfsImageRef = c.rootfsImageRef;
   if (c.rootfsImageName) out.rootfsImageName = c.rootfsImageName;
+  if (c.rootfsImageID) {
+    out.rootfsImageID = c.rootfsImageID;
+    // checkpointctl shows the image from rootfsImage / rootfsImageRef.
+    out.rootfsImageRef ??= c.rootfsImageID;
+    out.logDriver = 'k8s-file';
+  }
+  if (c.rootfsImageName) out.rootfsImage ??= c.rootfsImageName;
   return out;
 }
 

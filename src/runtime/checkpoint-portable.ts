@@ -14,7 +14,7 @@ import type { Context } from '../cli/context';
 import type { ContainerRecord } from '../state/record';
 import { StateStore } from '../state/store';
 import { LockMode } from '../state/lock';
-import { GrowingFileHasher, LAYOUT, exportCheckpoint, readHostInfo, type KnownHashes, makeConfigDump, writeLayoutFiles, writeManifest, type Compression } from '../archive';
+import { GrowingFileHasher, LAYOUT, imageFromAnnotations, exportCheckpoint, readHostInfo, type KnownHashes, makeConfigDump, writeLayoutFiles, writeManifest, type Compression } from '../archive';
 import { diffAgainstBase, diffExclusions, diffOverlay, type RootfsDiff } from '../rootfs-diff';
 import { parseMountinfo } from '../util/mountinfo';
 import { resolveInRoot } from './checkpoint-rootfs';
@@ -160,6 +160,16 @@ export async function captureRootfsChanges(record: ContainerRecord, dir: string,
   return { kind, members: diff.members, deleted: diff.deleted.length };
 }
 
+/**
+ * The stasis executable as it was invoked (bin/stasis, an installed copy), for config.dump's `runtime`:
+ * Podman restores an imported archive with that runtime. "stasis" when run as `node …/stasis.js`.
+ */
+export function stasisExecutable(): string {
+  const self = process.argv[1];
+  if (!self || self.endsWith('.js')) return 'stasis';
+  return path.resolve(self);
+}
+
 /** After a successful dump: spec.dump and config.dump, the manifest, then the archive. Returns its size. */
 export async function finishExport(
   ctx: Context,
@@ -172,7 +182,14 @@ export async function finishExport(
   mark('export: dump done');
   writeLayoutFiles(dir, {
     spec: record.spec,
-    config: makeConfigDump({ id: record.id, createdTime: new Date(record.created), checkpointedTime: new Date() }),
+    // An image named by annotations lets `podman container restore --import` re-create the container.
+    config: makeConfigDump({
+      id: record.id,
+      createdTime: new Date(record.created),
+      checkpointedTime: new Date(),
+      runtime: stasisExecutable(),
+      ...imageFromAnnotations(record.spec.annotations),
+    }),
   });
   // CRIU's log is for this host's diagnostics, not part of the checkpoint.
   fs.rmSync(path.join(dir, 'dump.log'), { force: true });

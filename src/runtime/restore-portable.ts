@@ -17,11 +17,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Context } from '../cli/context';
-import { ArchiveError, LAYOUT, MANIFEST_FILE, importCheckpoint, readDeletedFiles, readHostInfo, verifyCheckpointDir } from '../archive';
+import { ArchiveError, LAYOUT, MANIFEST_FILE, firstMemberName, importCheckpoint, importUnverifiedCheckpoint, readDeletedFiles, readHostInfo, verifyCheckpointDir } from '../archive';
 import { applyRootfsDiff } from '../rootfs-diff';
 import { resolveCriu } from './checkpoint-criu';
 import { RuntimeError, errnoText } from './errors';
 import type { RestoreOptions } from './restore';
+import { createMountpoints, namedHierarchyMounts, prepareEngineBundle, removeEngineBundle, type PreparedEngineBundle } from './restore-engine';
 
 /** What the portable layer adds to `restore`'s options. */
 export interface PortableRestoreOptions extends RestoreOptions {
@@ -29,6 +30,11 @@ export interface PortableRestoreOptions extends RestoreOptions {
   importFile?: string;
   /** --image-path as the user gave it (undefined: not given). */
   imagePathGiven?: boolean;
+  /**
+   * --no-verify: an --import archive without a stasis manifest (Podman's) is accepted unverified and
+   * restored through restore-engine.ts. A stasis archive is verified all the same.
+   */
+  noVerify?: boolean;
 }
 
 /** The restore that runs once the checkpoint is verified (restoreContainer, or the clone loop). */
@@ -77,7 +83,8 @@ function makeStaging(stateRoot: string): string {
  * directories go straight to `inner`.
  */
 export async function restorePortable(ctx: Context, opts: PortableRestoreOptions, inner: InnerRestore): Promise<number> {
-  const { importFile, imagePathGiven, ...rest } = opts;
+  const { importFile, imagePathGiven, noVerify, ...rest } = opts;
+  if (noVerify && importFile === undefined) throw new RuntimeError('usage', 'restore: --no-verify only applies to --import FILE');
   if (importFile === undefined && !isPortableDir(path.resolve(rest.imagePath))) return inner(ctx, rest);
   if (importFile !== undefined && imagePathGiven) {
     throw new RuntimeError('usage', 'restore: --import and --image-path both name the checkpoint: give one');
@@ -90,13 +97,24 @@ export async function restorePortable(ctx: Context, opts: PortableRestoreOptions
     if (!removed) fs.rmSync(staging, { recursive: true, force: true });
     removed = true;
   };
+  let engine = false;
+  let prepared: PreparedEngineBundle | undefined;
   try {
     let dir: string;
     try {
       if (importFile !== undefined) {
         dir = path.join(staging, 'checkpoint');
-        const r = await importCheckpoint(path.resolve(importFile), dir, { host: readHostInfo({ criu: criuPath }) });
-        for (const w of r.warnings) ctx.log.warn(`restore: ${w}`);
+        const file = path.resolve(importFile);
+        // Only an archive whose first member is not stasis's manifest can go unverified (a damaged header
+        // fails in firstMemberName already): a stasis archive is always checked whole.
+        if (noVerify && (await firstMemberName(file)) !== MANIFEST_FILE) {
+          await importUnverifiedCheckpoint(file, dir);
+          ctx.log.warn(`restore: ${importFile} has no stasis manifest: its integrity is not checked (--no-verify)`);
+          engine = true;
+        } else {
+          const r = await importCheckpoint(file, dir, { host: readHostInfo({ criu: criuPath }) });
+          for (const w of r.warnings) ctx.log.warn(`restore: ${w}`);
+        }
       } else {
         dir = path.resolve(rest.imagePath);
         const r = await verifyCheckpointDir(dir, readHostInfo({ criu: criuPath }));
@@ -105,17 +123,33 @@ export async function restorePortable(ctx: Context, opts: PortableRestoreOptions
     } catch (err) {
       throw asRuntimeError(err);
     }
+    // An engine's archive: the bundle gets config.json (if it has none) and /dev/shm's content first.
+    if (engine) {
+      prepared = await prepareEngineBundle(dir, path.resolve(rest.bundle), (m) => ctx.log.warn(m)).catch((err: unknown) => {
+        throw asRuntimeError(err);
+      });
+    }
     // CRIU's log goes outside the checkpoint; it is kept when the restore fails (the error names it).
     const workDir = rest.workPath ?? fs.mkdtempSync(path.join(os.tmpdir(), `stasis-restore-${rest.id}-`));
     const checkpointDir = dir;
     const result = await inner(ctx, {
       ...rest,
+      ...(prepared
+        ? { extraExtMnt: namedHierarchyMounts(prepared.spec, fs.readFileSync('/proc/self/cgroup', 'utf8'), (p) => fs.existsSync(p)) }
+        : {}),
       imagePath: path.join(checkpointDir, LAYOUT.checkpointDir),
       workPath: workDir,
       prepareRootfs: async (rootfs) => {
         await applyCheckpointRootfs(checkpointDir, rootfs).catch((err: unknown) => {
           throw asRuntimeError(err);
         });
+        if (prepared) {
+          try {
+            createMountpoints(rootfs, prepared.spec, path.resolve(rest.bundle));
+          } catch (err) {
+            throw asRuntimeError(err);
+          }
+        }
         await rest.prepareRootfs?.(rootfs);
       },
       // The images are not needed once CRIU has restored (a foreground restore then waits for the exit).
@@ -126,6 +160,9 @@ export async function restorePortable(ctx: Context, opts: PortableRestoreOptions
       },
     });
     return result;
+  } catch (err) {
+    if (prepared) removeEngineBundle(prepared);
+    throw err;
   } finally {
     removeStaging();
   }

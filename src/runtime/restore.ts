@@ -18,6 +18,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { restorePlan, runPlan, type RestoreFlags } from '../criu';
+import type { ExtMountMap } from '../criu/types';
 import type { Context } from '../cli/context';
 import { loadBundleSpec } from '../spec/load';
 import type { Spec } from '../spec/types';
@@ -62,6 +63,8 @@ export interface RestoreOptions extends RestoreFlags {
   netns?: string;
   /** Runs once the id is claimed, before CRIU: a portable checkpoint puts its rootfs changes in place. */
   prepareRootfs?: (rootfs: string) => Promise<void>;
+  /** More external mount ids → host paths to offer CRIU (an engine's images: restore-engine.ts). */
+  extraExtMnt?: ExtMountMap[];
   /** Called as soon as CRIU has restored the tree (the images are no longer needed). */
   onRestored?: () => void;
   /** Set by restore --clone (restore-clones.ts): the record notes the clone bundle stasis owns. */
@@ -158,7 +161,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       moreFds: [0, 1, 2, ...(netnsFd !== undefined ? [netnsFd] : [])],
       onLog: ctx.log.debugEnabled ? (line) => ctx.log.debug(`helper: ${line}`) : undefined,
     });
-    const offered = [...available, ...criu.extMnt];
+    const offered = [...available, ...criu.extMnt, ...(opts.extraExtMnt ?? [])];
     const extraOpts = restoreCriuOpts({
       rootfs,
       // A stasis checkpoint lists its external mounts: exactly those are mapped, a missing one is refused.

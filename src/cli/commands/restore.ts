@@ -3,6 +3,7 @@ import { bool, int, str } from '../args';
 import { restoreContainer } from '../../runtime/restore';
 import { restorePortable } from '../../runtime/restore-portable';
 import { restoreClones } from '../../runtime/restore-clones';
+import { RuntimeError } from '../../runtime/errors';
 import { CRIU_COMMON_FLAGS, commonCriuFlags } from './checkpoint';
 
 const command: Command = {
@@ -24,6 +25,7 @@ const command: Command = {
     'lsm-profile': { type: 'string', help: 'TYPE:NAME of the LSM profile to restore with (apparmor or selinux)', value: 'TYPE:NAME' },
     'page-server': { type: 'string', help: 'with --lazy-pages: ADDRESS:PORT of the checkpoint serving the pages', value: 'ADDR:PORT' },
     import: { type: 'string', help: 'restore from a checkpoint archive (checkpoint --export, or Podman\'s), verified first', value: 'FILE' },
+    'no-verify': { type: 'boolean', help: 'with --import: accept an archive without a stasis manifest (Podman\'s), whose integrity cannot be checked' },
     netns: { type: 'string', help: 'network namespace to restore into, for a container that joined one by path', value: 'PATH' },
     'lsm-mount-context': { type: 'string', help: 'SELinux mount context for the restored mounts', value: 'CONTEXT' },
     clone: { type: 'string', help: 'restore N copies <container-id>-1 … -N, each on its own overlay of the bundle\'s rootfs (N > 1 needs -d)', value: 'N' },
@@ -47,9 +49,11 @@ const command: Command = {
       netns: str(flags, 'netns'),
       importFile: str(flags, 'import'),
       imagePathGiven: str(flags, 'image-path') !== undefined,
+      noVerify: bool(flags, 'no-verify'),
     };
     // The archive is unpacked and verified once; every clone restores from that one copy.
     const clones = str(flags, 'clone') === undefined ? undefined : int(flags, 'clone', 'restore');
+    if (clones !== undefined && opts.noVerify) throw new RuntimeError('usage', 'restore: --clone cannot be used with --no-verify: clone a verified stasis archive');
     return restorePortable(ctx, opts, clones === undefined ? restoreContainer : (c, o) => restoreClones(c, o, clones));
   },
 };
