@@ -6,7 +6,7 @@
  * The socket is read with blocking recvmsg (through stasis_native): nothing else in the runtime needs the
  * event loop while CRIU works, and it keeps fd passing (SCM_RIGHTS) simple.
  */
-import { spawn, type StdioNull } from 'node:child_process';
+import type { StdioNull } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -185,6 +185,9 @@ function spawnCriu(
   theirs: number,
   opts: SwrkOptions,
 ): { ok: true; started: StartedCriu } | { ok: false; error: Promise<Error> } {
+  // Loaded here, not at the top: child_process (with net and stream) costs ~3 ms of every checkpoint's and
+  // restore's start-up, and stasis starts CRIU through its helper (SwrkOptions.start) on those paths.
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
   let child;
   try {
     child = spawn(bin, ['swrk', '3'], {

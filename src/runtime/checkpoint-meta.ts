@@ -43,6 +43,12 @@ export interface CheckpointMeta {
    * CRIU for an empty one too and brings lo up in it (checkpoint-netns.ts).
    */
   pristineNetns?: boolean;
+  /**
+   * The container's own network namespace was pristine and CRIU ran inside it, so the images hold no
+   * network namespace at all: restore runs CRIU in a fresh one with lo up, where the tasks are restored
+   * (criu-start.ts). Set instead of pristineNetns.
+   */
+  criuNetns?: boolean;
   /** What became of every mount (mount-policy.ts); restore maps exactly the external ones it lists. */
   mounts?: MountPolicyEntry[];
   /** For an exported checkpoint: how the root filesystem's changes were recorded. */

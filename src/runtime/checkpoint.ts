@@ -25,7 +25,7 @@ import { endCheckpointFreeze, freezeForCheckpoint } from './checkpoint-guard';
 import { dumpExternalMounts, parseMountinfo } from './checkpoint-mounts';
 import { descriptorLinks, hostFileStdio, readStdio, writeDescriptors } from './descriptors';
 import { writeCheckpointMeta, type CheckpointMeta } from './checkpoint-meta';
-import { criuUserError, dumpCriuStart, lazyPagesObstacle, pristineNetnsOpts, realLazyPagesHost, requireFeatures, resolveCriu } from './checkpoint-criu';
+import { criuJoinsPristineNetns, criuUserError, dumpCriuStart, lazyPagesObstacle, pristineNetnsOpts, realLazyPagesHost, requireFeatures, resolveCriu } from './checkpoint-criu';
 import { checkpointTimings, formatCheckpointStats, saveStats, type CheckpointTimings } from './checkpoint-stats';
 import { resolveInRoot } from './checkpoint-rootfs';
 import { containerNetnsPristine, dumpExternalNetns } from './checkpoint-netns';
@@ -124,7 +124,9 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       }
     }
 
-    const criu = dumpCriuStart(ctx, criuPath, record.rootfs, c.lock.dir);
+    // A pristine namespace is either left out (empty_ns) or, cheaper, not seen at all: CRIU runs inside it.
+    const criuNetns = criuJoinsPristineNetns(pristine, opts, plan.type);
+    const criu = dumpCriuStart(ctx, criuPath, record.rootfs, c.lock.dir, criuNetns ? `/proc/${record.pid}/ns/net` : undefined);
     let preFreeze = 0;
     const froze = (opts.preFreeze !== false || opts.beforeDump !== undefined) && c.status === 'running';
     if (froze) {
@@ -151,7 +153,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       mounts: mountPolicy(record.spec, mounts, resolve),
       ...extra,
       ...(externalNetns ? { externalNetns: true } : {}),
-      ...(pristine ? { pristineNetns: true } : {}),
+      ...(criuNetns ? { criuNetns: true } : pristine ? { pristineNetns: true } : {}),
       ...(opts.lazyPages ? { lazyPages: { pageServer: opts.pageServer ?? '' } } : {}),
     };
     /** What restore reads besides CRIU's images; with lazy pages, needed while this dump still serves pages. */
@@ -173,7 +175,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
           manageCgroups: true,
           ...(freezer ? { freezeCgroup: freezer } : {}),
           ...(record.spec.process?.terminal ? { orphanPtsMaster: true } : {}),
-          ...(pristine ? pristineNetnsOpts(plan.opts) : {}),
+          ...(criuNetns ? { networkLock: plan.opts.networkLock ?? 'SKIP' } : pristine ? pristineNetnsOpts(plan.opts) : {}),
           ...(criu.cgroupYard ? { cgroupYard: criu.cgroupYard } : {}),
         },
         start: criu.start,

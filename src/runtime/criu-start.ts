@@ -13,6 +13,11 @@
  * - (restore) an empty read-only tmpfs like the one create puts on a masked directory: the dump leaves
  *   masked directories external (checkpoint-mounts.ts) and the restore binds them from this one, where
  *   CRIU would otherwise run tar for each, at dump and at restore, to save an empty directory;
+ * - (pristine network namespace) CRIU itself placed in it: at dump the container's (setns), at restore a
+ *   fresh one with lo up (unshare). A namespace CRIU runs in is not one it dumps or creates: no
+ *   netns image, none of the two conntrack table walks the kernel does for every dumped namespace (~10 ms
+ *   each here, proportional to nf_conntrack_buckets, even for an empty namespace), no second helper to
+ *   bring lo up on restore; the restored tasks simply stay in the namespace CRIU runs in;
  * - /run replaced by CRIU's kernel-feature cache directory when the host's /run cannot keep that cache
  *   (src/criu/kdat-cache.ts), with the host's /run/xtables.lock bound through so that iptables runs still
  *   exclude each other. Paths CRIU must reach under the host's /run would be hidden: then no cache.
@@ -32,6 +37,8 @@ import { MASKED_DIR_ID } from './checkpoint-mounts';
 
 /** CLONE_NEWNS, from sched.h. */
 const CLONE_NEWNS = 0x00020000;
+/** CLONE_NEWNET, from sched.h. */
+const CLONE_NEWNET = 0x40000000;
 /** stasis-helper's first extra fd (docs/protocol.md): the socket CRIU serves its request on. */
 export const CRIU_SOCKET_FD = 5;
 /** The yard's name inside the kdat cache directory (seen by CRIU as /run/<name>). */
@@ -94,7 +101,15 @@ export interface CriuNamespace {
   maskedDir?: string;
   /** CRIU's arguments; default `swrk <socket fd>`. */
   args?: readonly string[];
+  /**
+   * The network namespace CRIU runs in (default: the host's): `{ join }` enters the namespace at that path
+   * (a dump of a pristine namespace), `'fresh'` makes a new one and brings lo up (its restore).
+   */
+  netns?: CriuNetns;
 }
+
+/** Where CRIU's network namespace comes from (CriuNamespace.netns). */
+export type CriuNetns = { join: string } | 'fresh';
 
 /** The helper plan that prepares CRIU's mount namespace and execs `criu swrk`. Pure. */
 export function criuNamespaceSteps(ns: CriuNamespace): Step[] {
@@ -107,6 +122,14 @@ export function criuNamespaceSteps(ns: CriuNamespace): Step[] {
     { op: 'UNSHARE', args: [u64(CLONE_NEWNS)], what: 'create a private mount namespace for criu' },
     { op: 'PROPAGATION', args: [u32(Base.HOST), str('/'), u64(MS.REC | MS.PRIVATE)], what: 'make every mount private for criu' },
   ];
+  if (ns.netns === 'fresh') {
+    steps.push(
+      { op: 'UNSHARE', args: [u64(CLONE_NEWNET)], what: 'create the network namespace the container is restored into' },
+      { op: 'LOOPBACK_UP', args: [], what: 'bring up the loopback interface of the restored container' },
+    );
+  } else if (ns.netns !== undefined) {
+    steps.push({ op: 'SETNS', args: [str(ns.netns.join), u32(CLONE_NEWNET)], what: `run criu in the container's network namespace ${ns.netns.join}` });
+  }
   if (ns.rootfs !== undefined) {
     steps.push(bind(ns.rootfs, ns.rootfs, TargetKind.EXISTING, `bind the root filesystem ${ns.rootfs} onto itself for criu`, MS.BIND | MS.REC));
   }
@@ -158,6 +181,8 @@ export interface StartCriuInput {
   dump: boolean;
   /** fds after the socket, at helper fd 6, 7, … (CRIU's fd numbers too). */
   moreFds?: readonly number[];
+  /** The network namespace CRIU runs in (CriuNamespace.netns); default the host's. */
+  netns?: CriuNetns;
   onLog?: (line: string) => void;
 }
 
@@ -194,6 +219,7 @@ export function startCriu(i: StartCriuInput): CriuStart {
     xtablesLock: kdatDir !== undefined && fs.existsSync(XTABLES_LOCK),
     yard: wantYard ? { path: yardPath, binds } : undefined,
     maskedDir,
+    netns: i.netns,
   };
   const steps = criuNamespaceSteps(ns);
   return {

@@ -24,6 +24,8 @@ export interface RestoreCriuInput {
   stateDir: string;
   /** CRIU's fds after its socket: the stdio to inherit, the network namespace. */
   moreFds: readonly number[];
+  /** The dump ran CRIU inside the container's pristine netns: CRIU gets a fresh one with lo up. */
+  freshNetns?: boolean;
   onLog?: (line: string) => void;
 }
 
@@ -36,6 +38,7 @@ export function restoreCriuStart(i: RestoreCriuInput): CriuStart {
     stateYard: path.join(i.stateDir, 'criu-yard'),
     dump: false,
     moreFds: i.moreFds,
+    netns: i.freshNetns ? 'fresh' : undefined,
     onLog: i.onLog,
   });
 }

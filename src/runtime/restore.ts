@@ -156,6 +156,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       extMnt: available,
       stateDir: lock.dir,
       moreFds: [0, 1, 2, ...(netnsFd !== undefined ? [netnsFd] : [])],
+      freshNetns: !!meta?.criuNetns,
       onLog: ctx.log.debugEnabled ? (line) => ctx.log.debug(`helper: ${line}`) : undefined,
     });
     const offered = [...available, ...criu.extMnt];
@@ -169,6 +170,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       cgroupYard: criu.cgroupYard,
     });
     if (meta?.pristineNetns) Object.assign(extraOpts, pristineNetnsOpts(plan.opts));
+    if (meta?.criuNetns) extraOpts.networkLock = plan.opts.networkLock ?? 'SKIP';
     if (opts.prepareRootfs) await opts.prepareRootfs(rootfs);
     faultPoint('restore:rootfs');
     const c0 = now();

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { CRIU_SOCKET_FD, cgroupYardBinds, criuEnv, criuNamespaceSteps } from '../../../src/runtime/criu-start';
 import { TMPFS_MAGIC, ensureKdatDir, fnv1a64, kdatCacheDir, underRun, type KdatHost } from '../../../src/criu/kdat-cache';
 import { parseMountinfo } from '../../../src/util/mountinfo';
+import { criuJoinsPristineNetns } from '../../../src/runtime/checkpoint-criu';
 
 const HYBRID_MOUNTS = parseMountinfo(
   [
@@ -67,6 +68,23 @@ test('the namespace plan: private first, rootfs bound, cache as /run with the xt
 test('the namespace plan without cache, rootfs or yard only makes the namespace private', () => {
   const steps = criuNamespaceSteps({ criuPath: 'criu', env: [] });
   assert.deepEqual(steps.map((s) => s.op), ['UNSHARE', 'PROPAGATION', 'LOOKUP_EXEC', 'READY', 'EXEC']);
+});
+
+test('a dump of a pristine netns runs criu inside it; its restore runs criu in a fresh one with lo up', () => {
+  const dump = criuNamespaceSteps({ criuPath: 'criu', env: [], netns: { join: '/proc/42/ns/net' } });
+  assert.deepEqual(dump.map((s) => s.op), ['UNSHARE', 'PROPAGATION', 'SETNS', 'LOOKUP_EXEC', 'READY', 'EXEC']);
+  assert.deepEqual(dump[2].args, [{ t: 'str', v: '/proc/42/ns/net' }, { t: 'u32', v: 0x40000000 }]);
+  const restore = criuNamespaceSteps({ criuPath: 'criu', env: [], rootfs: '/r', netns: 'fresh' });
+  assert.deepEqual(restore.map((s) => s.op), ['UNSHARE', 'PROPAGATION', 'UNSHARE', 'LOOPBACK_UP', 'MOUNT', 'LOOKUP_EXEC', 'READY', 'EXEC']);
+  assert.deepEqual(restore[2].args, [{ t: 'u64', v: 0x40000000n }]);
+});
+
+test('criuJoinsPristineNetns: only a plain dump of a pristine namespace, never with a page server', () => {
+  assert.equal(criuJoinsPristineNetns(true, {}, 'DUMP'), true);
+  assert.equal(criuJoinsPristineNetns(false, {}, 'DUMP'), false);
+  assert.equal(criuJoinsPristineNetns(true, { lazyPages: true }, 'DUMP'), false);
+  assert.equal(criuJoinsPristineNetns(true, { pageServer: '127.0.0.1:27' }, 'DUMP'), false);
+  assert.equal(criuJoinsPristineNetns(true, {}, 'PRE_DUMP'), false);
 });
 
 test('criuEnv drops Node variables', () => {
