@@ -26,6 +26,8 @@ export interface RestoreCriuInput {
   moreFds: readonly number[];
   /** The dump ran CRIU inside the container's pristine netns: CRIU gets a fresh one with lo up. */
   freshNetns?: boolean;
+  /** v1 `tasks` files CRIU moves itself into before it starts (criuCgroupJoin); else stasis moves it. */
+  cgroupJoin?: readonly string[];
   onLog?: (line: string) => void;
 }
 
@@ -39,8 +41,20 @@ export function restoreCriuStart(i: RestoreCriuInput): CriuStart {
     dump: false,
     moreFds: i.moreFds,
     netns: i.freshNetns ? 'fresh' : undefined,
+    cgroupJoin: i.cgroupJoin,
     onLog: i.onLog,
   });
+}
+
+/**
+ * The v1 `tasks` files of the container's cgroup directories (`paths`: cgroup.paths()) that CRIU's helper
+ * writes "0" into before it execs CRIU, or undefined on cgroup v2 (no per-task file for a whole process:
+ * stasis then writes CRIU's pid into cgroup.procs). Pure.
+ */
+export function criuCgroupJoin(version: 'v1' | 'v2', paths: Record<string, string>): string[] | undefined {
+  if (version !== 'v1') return undefined;
+  const dirs = [...new Set(Object.values(paths))];
+  return dirs.length > 0 ? dirs.map((d) => `${d}/tasks`) : undefined;
 }
 
 /**

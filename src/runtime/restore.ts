@@ -4,8 +4,9 @@
  *
  * Order, and why:
  *   flags and the image directory checked, the bundle loaded, the id claimed (mkdir is the atomic claim);
- *   the cgroup created and the spec's limits written *before* CRIU runs, then CRIU itself is moved into it
- *     and cgroup_root points there: the restored tree is born inside its limits, never outside;
+ *   the cgroup created and the spec's limits written *before* CRIU runs, then CRIU itself joins it (v1: its
+ *     helper writes "0" into `tasks` before the exec; v2: stasis moves it) and cgroup_root points there: the
+ *     restored tree is born inside its limits, never outside;
  *   CRIU started by stasis-helper inside a private mount namespace where the rootfs is bound onto itself
  *     (CRIU needs a mount point as root; nothing can leak to the host's mounts);
  *   external mounts mapped to the new bundle's sources, stdio pipes (descriptors.json) and host-file stdio
@@ -40,7 +41,7 @@ import { criuUserError, lazyPagesObstacle, pristineNetnsOpts, realLazyPagesHost,
 import { EXTERNAL_NETNS_KEY, openRestoreNetns } from './checkpoint-netns';
 import { lazyPageSource, startLazyDaemon, type LazyDaemon } from './restore-lazy';
 import { formatRestoreStats, restoreTimings, saveStats, type RestoreTimings } from './checkpoint-stats';
-import { HELPER_FIRST_EXTRA_FD, cgroupRoots, loopbackUpSteps, restoreCriuOpts, restoreCriuStart } from './restore-prepare';
+import { HELPER_FIRST_EXTRA_FD, cgroupRoots, criuCgroupJoin, loopbackUpSteps, restoreCriuOpts, restoreCriuStart } from './restore-prepare';
 import { checkImagesDir, lsmObstacle, realLsmHost } from './restore-checks';
 import { waitRestored } from './restore-wait';
 
@@ -149,6 +150,8 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       netnsFd = openRestoreNetns(spec, opts.netns);
       inherit.push({ key: EXTERNAL_NETNS_KEY, fd: stdioBase + 3 });
     }
+    // CRIU is in the container's cgroup before it forks anything: the restored tree is born inside its limits.
+    const cgroupJoin = criuCgroupJoin(cg.version, cg.paths());
     const available = restoreExternalMounts({ spec, bundle, cgroupPaths: cg.paths() });
     const criu = restoreCriuStart({
       criuPath,
@@ -157,6 +160,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       stateDir: lock.dir,
       moreFds: [0, 1, 2, ...(netnsFd !== undefined ? [netnsFd] : [])],
       freshNetns: !!meta?.criuNetns,
+      cgroupJoin,
       onLog: ctx.log.debugEnabled ? (line) => ctx.log.debug(`helper: ${line}`) : undefined,
     });
     const offered = [...available, ...criu.extMnt];
@@ -180,7 +184,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       skipFeatureCheck: true,
       start: criu.start,
       beforeRequest: async (criuPid) => {
-        await cg.addProcess(criuPid);
+        if (!cgroupJoin) await cg.addProcess(criuPid);
         const roots = cgroupRoots(fs.readFileSync(`/proc/${criuPid}/cgroup`, 'utf8'), controllers);
         return roots.length > 0 ? { cgRoot: roots } : {};
       },

@@ -8,6 +8,7 @@ import { CRIU_SOCKET_FD, cgroupYardBinds, criuEnv, criuNamespaceSteps } from '..
 import { TMPFS_MAGIC, ensureKdatDir, fnv1a64, kdatCacheDir, underRun, type KdatHost } from '../../../src/criu/kdat-cache';
 import { parseMountinfo } from '../../../src/util/mountinfo';
 import { criuJoinsPristineNetns } from '../../../src/runtime/checkpoint-criu';
+import { criuCgroupJoin } from '../../../src/runtime/restore-prepare';
 
 const HYBRID_MOUNTS = parseMountinfo(
   [
@@ -77,6 +78,15 @@ test('a dump of a pristine netns runs criu inside it; its restore runs criu in a
   const restore = criuNamespaceSteps({ criuPath: 'criu', env: [], rootfs: '/r', netns: 'fresh' });
   assert.deepEqual(restore.map((s) => s.op), ['UNSHARE', 'PROPAGATION', 'UNSHARE', 'LOOPBACK_UP', 'MOUNT', 'LOOKUP_EXEC', 'READY', 'EXEC']);
   assert.deepEqual(restore[2].args, [{ t: 'u64', v: 0x40000000n }]);
+});
+
+test('on cgroup v1 criu joins the container\'s cgroup itself, first thing, through `tasks`', () => {
+  const join = criuCgroupJoin('v1', { memory: '/sys/fs/cgroup/memory/s/c', cpu: '/sys/fs/cgroup/cpu,cpuacct/s/c', cpuacct: '/sys/fs/cgroup/cpu,cpuacct/s/c' });
+  assert.deepEqual(join, ['/sys/fs/cgroup/memory/s/c/tasks', '/sys/fs/cgroup/cpu,cpuacct/s/c/tasks']);
+  assert.equal(criuCgroupJoin('v2', { '': '/sys/fs/cgroup/s/c' }), undefined, 'v2: stasis writes cgroup.procs');
+  const steps = criuNamespaceSteps({ criuPath: 'criu', env: [], cgroupJoin: join });
+  assert.deepEqual(steps.map((s) => s.op), ['WRITE_FILE', 'WRITE_FILE', 'UNSHARE', 'PROPAGATION', 'LOOKUP_EXEC', 'READY', 'EXEC']);
+  assert.deepEqual(steps[0].args.slice(1), [{ t: 'str', v: '/sys/fs/cgroup/memory/s/c/tasks' }, { t: 'str', v: '0' }]);
 });
 
 test('criuJoinsPristineNetns: only a plain dump of a pristine namespace, never with a page server', () => {
