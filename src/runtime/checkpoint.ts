@@ -13,7 +13,7 @@
  *   without --leave-running the container is gone: remove its cgroup and state like `delete`.
  */
 import * as fs from 'node:fs';
-import { CLONE_NEWNET, checkpointPlan, runPlan, type CheckpointFlags } from '../criu';
+import { CLONE_NEWNET, checkpointPlan, prestartCriu, runPlan, type CheckpointFlags, type PrestartedCriu } from '../criu';
 import type { Context } from '../cli/context';
 import { loadContainer } from './container';
 import { requireStatus } from './lifecycle';
@@ -97,11 +97,20 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
   await refuseUnsupported(criuPath, opts);
 
   const c = await loadContainer(ctx, opts.id);
+  let early: PrestartedCriu | undefined;
   try {
     requireStatus('checkpoint', opts.id, c.status);
     const { record } = c;
     const cg = openContainerCgroup(record);
     const freezer = record.cgroup.paths.freezer ?? record.cgroup.paths[''];
+    // An explicit --empty-ns network is the user's choice; otherwise skip a namespace with nothing to save.
+    const pristine = !(plan.opts.emptyNs && plan.opts.emptyNs & CLONE_NEWNET) && containerNetnsPristine(record.spec, record.pid);
+    // A pristine namespace is either left out (empty_ns) or, cheaper, not seen at all: CRIU runs inside it.
+    const criuNetns = criuJoinsPristineNetns(pristine, opts, plan.type);
+    // CRIU starts now (helper, namespace, exec, dynamic loading: ~20 ms) while the mounts and stdio are
+    // read and the container is frozen; it waits for its request. Any failure before that abandons it.
+    const criu = dumpCriuStart(ctx, criuPath, record.rootfs, c.lock.dir, criuNetns ? `/proc/${record.pid}/ns/net` : undefined);
+    early = prestartCriu(criu.start);
 
     const mountinfo = readProc(`/proc/${record.pid}/mountinfo`);
     const mounts = parseMountinfo(mountinfo);
@@ -110,8 +119,6 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     const stdio = readStdio(record.pid);
     const externalStdio = hostFileStdio(stdio, new Set(mounts.map((m) => m.id)));
     const externalNetns = dumpExternalNetns(record.spec, record.pid);
-    // An explicit --empty-ns network is the user's choice; otherwise skip a namespace with nothing to save.
-    const pristine = !(plan.opts.emptyNs && plan.opts.emptyNs & CLONE_NEWNET) && containerNetnsPristine(record.spec, record.pid);
     for (const m of extMnt) ctx.log.debug(`checkpoint: external mount ${m.key} as ${m.val} (${m.reason})`);
     for (const e of externalStdio) ctx.log.debug(`checkpoint: stdio fd ${e.fd} is a host file, external as ${e.key}`);
 
@@ -124,9 +131,6 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       }
     }
 
-    // A pristine namespace is either left out (empty_ns) or, cheaper, not seen at all: CRIU runs inside it.
-    const criuNetns = criuJoinsPristineNetns(pristine, opts, plan.type);
-    const criu = dumpCriuStart(ctx, criuPath, record.rootfs, c.lock.dir, criuNetns ? `/proc/${record.pid}/ns/net` : undefined);
     let preFreeze = 0;
     const froze = (opts.preFreeze !== false || opts.beforeDump !== undefined) && c.status === 'running';
     if (froze) {
@@ -178,7 +182,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
           ...(criuNetns ? { networkLock: plan.opts.networkLock ?? 'SKIP' } : pristine ? pristineNetnsOpts(plan.opts) : {}),
           ...(criu.cgroupYard ? { cgroupYard: criu.cgroupYard } : {}),
         },
-        start: criu.start,
+        prestarted: early,
         // status-ready: the images are written and CRIU now serves the memory pages; a restore may start.
         onNotify: (event) => {
           for (const fd of event.fds) fs.closeSync(fd);
@@ -208,6 +212,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     }
     return { imagesDir: plan.imagesDir, record, timings };
   } finally {
+    await early?.abandon();
     await endCheckpointFreeze(c);
     c.lock.release();
   }

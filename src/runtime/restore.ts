@@ -18,7 +18,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { restorePlan, runPlan, type RestoreFlags } from '../criu';
+import { prestartCriu, restorePlan, runPlan, type PrestartedCriu, type RestoreFlags } from '../criu';
 import type { Context } from '../cli/context';
 import { loadBundleSpec } from '../spec/load';
 import type { Spec } from '../spec/types';
@@ -123,6 +123,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
   let pid: number | undefined;
   let lazyDaemon: LazyDaemon | undefined;
   let netnsFd: number | undefined;
+  let early: PrestartedCriu | undefined;
   try {
     cgroup = newContainerCgroup(spec, opts.id);
     const record: ContainerRecord = {
@@ -133,9 +134,6 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     const made = await cgroup.create();
     record.cgroup.owned = made.created;
     lock.write(record); // from here on, delete --force can find and clean it
-    const applied = await cgroup.apply(resourcesForCreate(spec));
-    for (const w of [...made.warnings, ...applied.warnings]) ctx.log.warn(w);
-    faultPoint('restore:cgroup');
 
     const cg = cgroup;
     const controllers = Object.keys(cg.paths());
@@ -163,6 +161,13 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       cgroupJoin,
       onLog: ctx.log.debugEnabled ? (line) => ctx.log.debug(`helper: ${line}`) : undefined,
     });
+    // CRIU starts now (helper, namespace, cgroup join, exec, dynamic loading: ~20 ms) while the limits are
+    // written and the request prepared; it forks nothing before the request, which comes after the limits.
+    // Not when the rootfs is still to be prepared: CRIU's namespace binds it as it is at the start.
+    if (!opts.prepareRootfs) early = prestartCriu(criu.start);
+    const applied = await cgroup.apply(resourcesForCreate(spec));
+    for (const w of [...made.warnings, ...applied.warnings]) ctx.log.warn(w);
+    faultPoint('restore:cgroup');
     const offered = [...available, ...criu.extMnt];
     const extraOpts = restoreCriuOpts({
       rootfs,
@@ -183,6 +188,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       criuPath,
       skipFeatureCheck: true,
       start: criu.start,
+      prestarted: early,
       beforeRequest: async (criuPid) => {
         if (!cgroupJoin) await cg.addProcess(criuPid);
         const roots = cgroupRoots(fs.readFileSync(`/proc/${criuPid}/cgroup`, 'utf8'), controllers);
@@ -230,6 +236,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     return await waitRestored(ctx, record);
   } catch (err) {
     lazyDaemon?.stop();
+    await early?.abandon(); // a CRIU that got no request leaves the cgroup before it is removed
     await undoRestore(lock, cgroup, pid);
     throw err;
   } finally {
