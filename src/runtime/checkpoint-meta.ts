@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ExternalStdio } from './descriptors';
-import type { DumpExternal } from './checkpoint-mounts';
+import { isCgroupTmpfsLayout, type CgroupTmpfsLayout, type DumpExternal } from './checkpoint-mounts';
 import type { MountPolicyEntry } from './mount-policy';
 import type { RootfsCapture } from './checkpoint-portable';
 import { RuntimeError, errnoText, isErrno } from './errors';
@@ -49,6 +49,8 @@ export interface CheckpointMeta {
    * (criu-start.ts). Set instead of pristineNetns.
    */
   criuNetns?: boolean;
+  /** The v1 cgroup tmpfs was left external: restore rebuilds it from this layout (checkpoint-mounts.ts). */
+  cgroupTmpfs?: CgroupTmpfsLayout;
   /** What became of every mount (mount-policy.ts); restore maps exactly the external ones it lists. */
   mounts?: MountPolicyEntry[];
   /** For an exported checkpoint: how the root filesystem's changes were recorded. */
@@ -79,6 +81,9 @@ export function parseCheckpointMeta(text: string, file: string): CheckpointMeta 
     !m.externalStdio.every((e) => typeof e?.fd === 'number' && typeof e?.key === 'string')
   ) {
     throw new RuntimeError('invalid-spec', `${file} is corrupt: not a stasis checkpoint note (version 1)`);
+  }
+  if (m.cgroupTmpfs !== undefined && !isCgroupTmpfsLayout(m.cgroupTmpfs)) {
+    throw new RuntimeError('invalid-spec', `${file} is corrupt: cgroupTmpfs is not a cgroup tmpfs layout`);
   }
   return { externalMounts: [], terminal: false, ...m } as CheckpointMeta;
 }

@@ -22,7 +22,7 @@ import { destroy } from './delete';
 import { RuntimeError, errnoText } from './errors';
 import { faultPoint } from './trace';
 import { endCheckpointFreeze, freezeForCheckpoint } from './checkpoint-guard';
-import { dumpExternalMounts, parseMountinfo } from './checkpoint-mounts';
+import { cgroupTmpfsLayout, dumpExternalMounts, parseMountinfo, type ListedEntry } from './checkpoint-mounts';
 import { descriptorLinks, hostFileStdio, readStdio, writeDescriptors } from './descriptors';
 import { writeCheckpointMeta, type CheckpointMeta } from './checkpoint-meta';
 import { criuJoinsPristineNetns, criuUserError, dumpCriuStart, lazyPagesObstacle, pristineNetnsOpts, realLazyPagesHost, requireFeatures, resolveCriu } from './checkpoint-criu';
@@ -115,7 +115,8 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     const mountinfo = readProc(`/proc/${record.pid}/mountinfo`);
     const mounts = parseMountinfo(mountinfo);
     const resolve = (dest: string) => resolveInRoot(record.rootfs, dest);
-    const extMnt = dumpExternalMounts(record.spec, mounts, resolve);
+    const cgroupTmpfs = cgroupTmpfsLayout(record.spec, mounts, (mp) => listDir(`/proc/${record.pid}/root${mp}`), resolve);
+    const extMnt = dumpExternalMounts(record.spec, mounts, resolve, cgroupTmpfs);
     const stdio = readStdio(record.pid);
     const externalStdio = hostFileStdio(stdio, new Set(mounts.map((m) => m.id)));
     const externalNetns = dumpExternalNetns(record.spec, record.pid);
@@ -154,7 +155,8 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       externalStdio,
       externalMounts: extMnt,
       terminal: !!record.spec.process?.terminal,
-      mounts: mountPolicy(record.spec, mounts, resolve),
+      mounts: mountPolicy(record.spec, mounts, resolve, cgroupTmpfs),
+      ...(cgroupTmpfs ? { cgroupTmpfs } : {}),
       ...extra,
       ...(externalNetns ? { externalNetns: true } : {}),
       ...(criuNetns ? { criuNetns: true } : pristine ? { pristineNetns: true } : {}),
@@ -215,6 +217,17 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     await early?.abandon();
     await endCheckpointFreeze(c);
     c.lock.release();
+  }
+}
+
+/** A directory's entries with their kind (links with their target); undefined when it cannot be read. */
+function listDir(dir: string): ListedEntry[] | undefined {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true }).map((d) =>
+      d.isDirectory() ? { name: d.name, kind: 'dir' } : d.isSymbolicLink() ? { name: d.name, kind: 'link', target: fs.readlinkSync(`${dir}/${d.name}`) } : { name: d.name, kind: 'other' },
+    );
+  } catch {
+    return undefined;
   }
 }
 

@@ -33,7 +33,7 @@ import { launch } from '../helper/launcher';
 import { parseMountinfo, type MountinfoEntry } from '../util/mountinfo';
 import { pathsUnderRun, prepareKdatCache } from '../criu/kdat-cache';
 import type { ExtMountMap, StartedCriu } from '../criu';
-import { MASKED_DIR_ID } from './checkpoint-mounts';
+import { CGROUP_TMPFS_ID, MASKED_DIR_ID, type CgroupTmpfsLayout } from './checkpoint-mounts';
 
 /** CLONE_NEWNS, from sched.h. */
 const CLONE_NEWNS = 0x00020000;
@@ -46,6 +46,8 @@ const CACHE_YARD = 'cgroup-yard';
 const XTABLES_LOCK = '/run/xtables.lock';
 /** The masked-directory tmpfs's place in the yard (no cgroup hierarchy has that name). */
 const MASKED_DIR_NAME = 'stasis-masked';
+/** The rebuilt cgroup tmpfs's place in the yard. */
+const CGROUP_TMPFS_NAME = 'stasis-cgroupfs';
 
 /** One hierarchy bound into the yard: yard/<name> ← the host's mount of that hierarchy's root. */
 export interface YardBind {
@@ -99,6 +101,8 @@ export interface CriuNamespace {
   yard?: { path: string; binds: readonly YardBind[] };
   /** Restore: where to mount the empty read-only tmpfs that masked directories are bound from. */
   maskedDir?: string;
+  /** Restore: where to rebuild the container's v1 cgroup tmpfs, and what it holds (checkpoint-mounts.ts). */
+  cgroupTmpfs?: { path: string; layout: CgroupTmpfsLayout };
   /** CRIU's arguments; default `swrk <socket fd>`. */
   args?: readonly string[];
   /**
@@ -166,6 +170,7 @@ export function criuNamespaceSteps(ns: CriuNamespace): Step[] {
       what: `mount the empty read-only tmpfs for masked directories on ${ns.maskedDir}`,
     });
   }
+  if (ns.cgroupTmpfs !== undefined) steps.push(...cgroupTmpfsSteps(ns.cgroupTmpfs.path, ns.cgroupTmpfs.layout));
   const envPath = ns.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
   const argv = ns.args ?? ['swrk', String(CRIU_SOCKET_FD)];
   steps.push(
@@ -174,6 +179,27 @@ export function criuNamespaceSteps(ns: CriuNamespace): Step[] {
     { op: 'EXEC', args: [strlist([ns.criuPath, ...argv]), strlist([...ns.env])], what: `execute ${ns.criuPath}` },
   );
   return steps;
+}
+
+/**
+ * Rebuilds the v1 cgroup tmpfs of a container as create made it (plan/mounts.ts: tmpfs mode=755, nosuid,
+ * nodev, noexec, a directory per hierarchy, links for co-mounted controllers, then read-only) at `at`, for
+ * CRIU to bind where the dump left it external. The entries are made relative to the new tmpfs (SET_ROOTFS:
+ * nothing else in this plan uses the rootfs base).
+ */
+function cgroupTmpfsSteps(at: string, layout: CgroupTmpfsLayout): Step[] {
+  const flags = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  return [
+    {
+      op: 'MOUNT',
+      args: [str('tmpfs'), u32(Base.HOST), str(at), str('tmpfs'), u64(flags), str('mode=755'), u32(TargetKind.DIR), u32(0)],
+      what: `mount the cgroup tmpfs for the restored container on ${at}`,
+    },
+    { op: 'SET_ROOTFS', args: [str(at)], what: `enter the cgroup tmpfs ${at}` },
+    ...layout.dirs.map((d): Step => ({ op: 'MKDIR', args: [u32(Base.ROOTFS), str(`/${d}`), u32(0o755)], what: `make ${layout.mountpoint}/${d}` })),
+    ...layout.links.map((l): Step => ({ op: 'SYMLINK', args: [str(l.target), str(`/${l.name}`)], what: `link ${layout.mountpoint}/${l.name} to ${l.target}` })),
+    { op: 'REMOUNT', args: [u32(Base.HOST), str(at), u64(flags | MS.RDONLY)], what: `make the cgroup tmpfs ${at} read-only` },
+  ];
 }
 
 /** What startCriu needs to know. */
@@ -196,6 +222,8 @@ export interface StartCriuInput {
   netns?: CriuNetns;
   /** v1 `tasks` files CRIU joins before it starts (CriuNamespace.cgroupJoin). */
   cgroupJoin?: readonly string[];
+  /** Restore: the layout of the cgroup tmpfs the dump left external, to rebuild (CriuNamespace.cgroupTmpfs). */
+  cgroupTmpfs?: CgroupTmpfsLayout;
   onLog?: (line: string) => void;
 }
 
@@ -224,6 +252,7 @@ export function startCriu(i: StartCriuInput): CriuStart {
   const wantYard = !i.dump || complete;
   const yardPath = kdatDir !== undefined ? path.join('/run', CACHE_YARD) : i.stateYard;
   const maskedDir = i.dump ? undefined : path.join(yardPath, MASKED_DIR_NAME);
+  const cgroupTmpfs = !i.dump && i.cgroupTmpfs ? { path: path.join(yardPath, CGROUP_TMPFS_NAME), layout: i.cgroupTmpfs } : undefined;
   const ns: CriuNamespace = {
     criuPath: i.criuPath,
     env: criuEnv(),
@@ -232,13 +261,17 @@ export function startCriu(i: StartCriuInput): CriuStart {
     xtablesLock: kdatDir !== undefined && fs.existsSync(XTABLES_LOCK),
     yard: wantYard ? { path: yardPath, binds } : undefined,
     maskedDir,
+    cgroupTmpfs,
     netns: i.netns,
     cgroupJoin: i.cgroupJoin,
   };
   const steps = criuNamespaceSteps(ns);
   return {
     cgroupYard: wantYard ? yardPath : undefined,
-    extMnt: maskedDir !== undefined ? [{ key: MASKED_DIR_ID, val: maskedDir }] : [],
+    extMnt: [
+      ...(maskedDir !== undefined ? [{ key: MASKED_DIR_ID, val: maskedDir }] : []),
+      ...(cgroupTmpfs !== undefined ? [{ key: CGROUP_TMPFS_ID, val: cgroupTmpfs.path }] : []),
+    ],
     kdatCache: kdatDir !== undefined,
     start: async (socketFd, stderr) => {
       const launched = await launch(steps, {

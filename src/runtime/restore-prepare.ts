@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { str, u32, type Step } from '../helper/protocol';
 import type { CgroupRoot, CriuOpts, ExtMountMap, InheritFd } from '../criu/types';
 import { CRIU_SOCKET_FD, startCriu, type CriuStart } from './criu-start';
+import type { CgroupTmpfsLayout } from './checkpoint-mounts';
 
 /** CLONE_NEWNET, from sched.h. */
 const CLONE_NEWNET = 0x40000000;
@@ -28,6 +29,8 @@ export interface RestoreCriuInput {
   freshNetns?: boolean;
   /** v1 `tasks` files CRIU moves itself into before it starts (criuCgroupJoin); else stasis moves it. */
   cgroupJoin?: readonly string[];
+  /** The checkpoint's cgroup tmpfs layout, rebuilt in CRIU's namespace (CheckpointMeta.cgroupTmpfs). */
+  cgroupTmpfs?: CgroupTmpfsLayout;
   onLog?: (line: string) => void;
 }
 
@@ -42,6 +45,7 @@ export function restoreCriuStart(i: RestoreCriuInput): CriuStart {
     moreFds: i.moreFds,
     netns: i.freshNetns ? 'fresh' : undefined,
     cgroupJoin: i.cgroupJoin,
+    cgroupTmpfs: i.cgroupTmpfs,
     onLog: i.onLog,
   });
 }

@@ -159,6 +159,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       moreFds: [0, 1, 2, ...(netnsFd !== undefined ? [netnsFd] : [])],
       freshNetns: !!meta?.criuNetns,
       cgroupJoin,
+      cgroupTmpfs: meta?.cgroupTmpfs,
       onLog: ctx.log.debugEnabled ? (line) => ctx.log.debug(`helper: ${line}`) : undefined,
     });
     // CRIU starts now (helper, namespace, cgroup join, exec, dynamic loading: ~20 ms) while the limits are

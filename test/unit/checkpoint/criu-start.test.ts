@@ -89,6 +89,16 @@ test('on cgroup v1 criu joins the container\'s cgroup itself, first thing, throu
   assert.deepEqual(steps[0].args.slice(1), [{ t: 'str', v: '/sys/fs/cgroup/memory/s/c/tasks' }, { t: 'str', v: '0' }]);
 });
 
+test('restore rebuilds the cgroup tmpfs: tmpfs, entries relative to it, then read-only', () => {
+  const layout = { mountpoint: '/sys/fs/cgroup', dirs: ['memory', 'cpu,cpuacct'], links: [{ name: 'cpu', target: 'cpu,cpuacct' }] };
+  const steps = criuNamespaceSteps({ criuPath: 'criu', env: [], cgroupTmpfs: { path: '/run/y/stasis-cgroupfs', layout } });
+  assert.deepEqual(steps.map((s) => s.op), ['UNSHARE', 'PROPAGATION', 'MOUNT', 'SET_ROOTFS', 'MKDIR', 'MKDIR', 'SYMLINK', 'REMOUNT', 'LOOKUP_EXEC', 'READY', 'EXEC']);
+  assert.deepEqual(steps[2].args.slice(2, 6).map((a) => a.v), ['/run/y/stasis-cgroupfs', 'tmpfs', BigInt(2 | 4 | 8), 'mode=755']);
+  assert.deepEqual(steps[5].args.map((a) => a.v), [1, '/cpu,cpuacct', 0o755]);
+  assert.deepEqual(steps[6].args.map((a) => a.v), ['cpu,cpuacct', '/cpu']);
+  assert.deepEqual(steps[7].args.map((a) => a.v), [0, '/run/y/stasis-cgroupfs', BigInt(1 | 2 | 4 | 8)]);
+});
+
 test('criuJoinsPristineNetns: only a plain dump of a pristine namespace, never with a page server', () => {
   assert.equal(criuJoinsPristineNetns(true, {}, 'DUMP'), true);
   assert.equal(criuJoinsPristineNetns(false, {}, 'DUMP'), false);
