@@ -20,7 +20,7 @@ import { requireStatus } from './lifecycle';
 import { openContainerCgroup } from './cgroup';
 import { destroy } from './delete';
 import { RuntimeError, errnoText } from './errors';
-import { faultPoint } from './trace';
+import { faultPoint, mark } from './trace';
 import { endCheckpointFreeze, freezeForCheckpoint } from './checkpoint-guard';
 import { cgroupTmpfsLayout, dumpExternalMounts, parseMountinfo, type ListedEntry } from './checkpoint-mounts';
 import { descriptorLinks, hostFileStdio, readStdio, writeDescriptors } from './descriptors';
@@ -87,6 +87,7 @@ function requireWritableFd(fd: number): void {
 /** Checkpoints container `opts.id`. */
 export async function checkpointContainer(ctx: Context, opts: CheckpointOptions): Promise<CheckpointResult> {
   const t0 = now();
+  mark('checkpoint: begin');
   let plan;
   try {
     plan = checkpointPlan(opts);
@@ -110,6 +111,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     // CRIU starts now (helper, namespace, exec, dynamic loading: ~20 ms) while the mounts and stdio are
     // read and the container is frozen; it waits for its request. Any failure before that abandons it.
     const criu = dumpCriuStart(ctx, criuPath, record.rootfs, c.lock.dir, criuNetns ? `/proc/${record.pid}/ns/net` : undefined);
+    mark('checkpoint: container loaded, criu starting');
     early = prestartCriu(criu.start);
 
     const mountinfo = readProc(`/proc/${record.pid}/mountinfo`);
@@ -132,6 +134,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       }
     }
 
+    mark('checkpoint: mounts and stdio read');
     let preFreeze = 0;
     const froze = (opts.preFreeze !== false || opts.beforeDump !== undefined) && c.status === 'running';
     if (froze) {
@@ -147,6 +150,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       if (froze) await thawQuietly(ctx, cg);
       throw err;
     }
+    mark('checkpoint: frozen');
     const meta: CheckpointMeta = {
       version: 1,
       id: record.id,
@@ -207,6 +211,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       // CRIU killed the tasks; the container is gone. Clean up like delete (cgroup, poststop hooks, state).
       await destroy(ctx, { ...c, status: 'stopped' });
     }
+    mark('checkpoint: container removed');
     const timings = checkpointTimings(result.dumpStats, preFreeze, criuMs, now() - t0);
     if (opts.printStats) {
       process.stdout.write(formatCheckpointStats(timings));

@@ -32,7 +32,7 @@ import { killAll, newContainerCgroup, resourcesForCreate } from './cgroup';
 import { runHooks } from './hooks';
 import { ociState } from './oci-state';
 import { RuntimeError } from './errors';
-import { faultPoint } from './trace';
+import { faultPoint, mark } from './trace';
 import { restoreExternalMounts } from './checkpoint-mounts';
 import { restoreMountMap } from './mount-policy';
 import { inheritHostFiles, inheritStdio, readDescriptorsFile } from './descriptors';
@@ -74,6 +74,7 @@ const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 /** Restores a container; resolves to the exit status stasis should return (0 when detached). */
 export async function restoreContainer(ctx: Context, opts: RestoreOptions): Promise<number> {
   const t0 = now();
+  mark('restore: begin');
   validateId(opts.id);
   let plan;
   try {
@@ -117,6 +118,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     throw new RuntimeError('usage', 'restore: the container has a terminal: --console-socket is required to receive its new pty');
   }
 
+  mark('restore: checks done, bundle loaded');
   const store = new StateStore(ctx.root);
   const lock = store.claim(opts.id);
   let cgroup: CgroupManager | undefined;
@@ -165,6 +167,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     // CRIU starts now (helper, namespace, cgroup join, exec, dynamic loading: ~20 ms) while the limits are
     // written and the request prepared; it forks nothing before the request, which comes after the limits.
     // Not when the rootfs is still to be prepared: CRIU's namespace binds it as it is at the start.
+    mark('restore: cgroup made, criu starting');
     if (!opts.prepareRootfs) early = prestartCriu(criu.start);
     const applied = await cgroup.apply(resourcesForCreate(spec));
     for (const w of [...made.warnings, ...applied.warnings]) ctx.log.warn(w);
@@ -183,6 +186,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     if (meta?.criuNetns) extraOpts.networkLock = plan.opts.networkLock ?? 'SKIP';
     if (opts.prepareRootfs) await opts.prepareRootfs(rootfs);
     faultPoint('restore:rootfs');
+    mark('restore: limits written, request ready');
     const c0 = now();
     if (opts.lazyPages) lazyDaemon = await startLazyDaemon(criuPath, plan.imagesDir, plan.workDir, lazySource);
     const result = await runPlan(plan, {
@@ -222,6 +226,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     pid = result.pid ?? pid;
     if (!pid) throw new RuntimeError('system', 'restore: criu reported success but no pid');
 
+    mark('restore: restored');
     opts.onRestored?.();
     faultPoint('restore:restored');
     await thawIfWasRunning(cg, meta);
@@ -231,6 +236,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid), 0o644);
 
     const timings = restoreTimings(result.restoreStats, criuMs, now() - t0);
+    mark('restore: state written');
     if (opts.printStats) printStats(plan.workDir, timings);
     lock.release();
     if (opts.detach) return 0;
