@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ExternalStdio } from './descriptors';
 import { isCgroupTmpfsLayout, type CgroupTmpfsLayout, type DumpExternal } from './checkpoint-mounts';
+import { isEmptyTmpfsList, type EmptyTmpfs } from './checkpoint-empty-tmpfs';
 import type { MountPolicyEntry } from './mount-policy';
 import type { RootfsCapture } from './checkpoint-portable';
 import { RuntimeError, errnoText, isErrno } from './errors';
@@ -51,6 +52,8 @@ export interface CheckpointMeta {
   criuNetns?: boolean;
   /** The v1 cgroup tmpfs was left external: restore rebuilds it from this layout (checkpoint-mounts.ts). */
   cgroupTmpfs?: CgroupTmpfsLayout;
+  /** tmpfs mounts found empty at dump and left external: restore mounts fresh ones (checkpoint-empty-tmpfs.ts). */
+  emptyTmpfs?: EmptyTmpfs[];
   /** What became of every mount (mount-policy.ts); restore maps exactly the external ones it lists. */
   mounts?: MountPolicyEntry[];
   /** For an exported checkpoint: how the root filesystem's changes were recorded. */
@@ -84,6 +87,9 @@ export function parseCheckpointMeta(text: string, file: string): CheckpointMeta 
   }
   if (m.cgroupTmpfs !== undefined && !isCgroupTmpfsLayout(m.cgroupTmpfs)) {
     throw new RuntimeError('invalid-spec', `${file} is corrupt: cgroupTmpfs is not a cgroup tmpfs layout`);
+  }
+  if (m.emptyTmpfs !== undefined && !isEmptyTmpfsList(m.emptyTmpfs)) {
+    throw new RuntimeError('invalid-spec', `${file} is corrupt: emptyTmpfs is not a list of tmpfs mounts`);
   }
   return { externalMounts: [], terminal: false, ...m } as CheckpointMeta;
 }

@@ -13,12 +13,19 @@ import type { ExtMountMap } from '../criu/types';
 import { cleanPath, isBindMount } from '../plan/mounts';
 import { mergedDevices } from '../plan/devices';
 import type { MountinfoEntry } from '../util/mountinfo';
+import { emptyTmpfsExtMnt, type EmptyTmpfs } from './checkpoint-empty-tmpfs';
+
+/** Mounts a dump leaves external besides the spec's: those a restore rebuilds from the checkpoint note. */
+export interface RebuiltMounts {
+  cgroupTmpfs?: CgroupTmpfsLayout;
+  emptyTmpfs?: readonly EmptyTmpfs[];
+}
 
 /** One line of /proc/<pid>/mountinfo. */
 export type MountEntry = MountinfoEntry;
 
 /** Why a mount is external (shown with --debug and kept in the checkpoint metadata). */
-export type ExternalReason = 'bind' | 'cgroup' | 'cgroup-tmpfs' | 'device' | 'masked';
+export type ExternalReason = 'bind' | 'cgroup' | 'cgroup-tmpfs' | 'empty-tmpfs' | 'device' | 'masked';
 
 /** One external mount at dump time: CRIU's key is the mount point, the value is the id in the image. */
 export interface DumpExternal extends ExtMountMap {
@@ -116,7 +123,7 @@ export function dumpExternalMounts(
   spec: Spec,
   mounts: readonly MountEntry[],
   resolve: (dest: string) => string = (d) => d,
-  cgroupTmpfs?: CgroupTmpfsLayout,
+  rebuilt: RebuiltMounts = {},
 ): DumpExternal[] {
   const present = new Set(mounts.map((m) => m.mountpoint));
   const out = new Map<string, DumpExternal>();
@@ -139,7 +146,8 @@ export function dumpExternalMounts(
     }
   }
   // The cgroup tmpfs itself, when restore can rebuild it (cgroupTmpfsLayout).
-  if (cgroupTmpfs) add(cgroupTmpfs.mountpoint, CGROUP_TMPFS_ID, 'cgroup-tmpfs');
+  if (rebuilt.cgroupTmpfs) add(rebuilt.cgroupTmpfs.mountpoint, CGROUP_TMPFS_ID, 'cgroup-tmpfs');
+  for (const e of emptyTmpfsExtMnt(rebuilt.emptyTmpfs ?? [])) add(e.key, e.val, 'empty-tmpfs');
   const devices = [...mergedDevices(spec.linux?.devices)].map((d) => cleanPath(d.path));
   for (const d of devices) add(resolve(d), d, 'device');
   // A masked file is a bind of a /dev/null node (its mount root is a file); a masked directory is an

@@ -25,6 +25,7 @@ import { endCheckpointFreeze, freezeForCheckpoint } from './checkpoint-guard';
 import { cgroupTmpfsLayout, dumpExternalMounts, parseMountinfo, type ListedEntry } from './checkpoint-mounts';
 import { descriptorLinks, hostFileStdio, readStdio, writeDescriptors } from './descriptors';
 import { writeCheckpointMeta, type CheckpointMeta } from './checkpoint-meta';
+import { emptyTmpfsCandidates, emptyTmpfsFound, perMountOptions, type RootFacts } from './checkpoint-empty-tmpfs';
 import { criuJoinsPristineNetns, criuUserError, dumpCriuStart, lazyPagesObstacle, pristineNetnsOpts, realLazyPagesHost, requireFeatures, resolveCriu } from './checkpoint-criu';
 import { checkpointTimings, formatCheckpointStats, saveStats, type CheckpointTimings } from './checkpoint-stats';
 import { resolveInRoot } from './checkpoint-rootfs';
@@ -118,11 +119,12 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     const mounts = parseMountinfo(mountinfo);
     const resolve = (dest: string) => resolveInRoot(record.rootfs, dest);
     const cgroupTmpfs = cgroupTmpfsLayout(record.spec, mounts, (mp) => listDir(`/proc/${record.pid}/root${mp}`), resolve);
-    const extMnt = dumpExternalMounts(record.spec, mounts, resolve, cgroupTmpfs);
+    const specExtMnt = dumpExternalMounts(record.spec, mounts, resolve, { cgroupTmpfs });
+    const tmpfsCandidates = emptyTmpfsCandidates(mounts, perMountOptions(mountinfo), new Set(specExtMnt.map((e) => e.key)));
     const stdio = readStdio(record.pid);
     const externalStdio = hostFileStdio(stdio, new Set(mounts.map((m) => m.id)));
     const externalNetns = dumpExternalNetns(record.spec, record.pid);
-    for (const m of extMnt) ctx.log.debug(`checkpoint: external mount ${m.key} as ${m.val} (${m.reason})`);
+    for (const m of specExtMnt) ctx.log.debug(`checkpoint: external mount ${m.key} as ${m.val} (${m.reason})`);
     for (const e of externalStdio) ctx.log.debug(`checkpoint: stdio fd ${e.fd} is a host file, external as ${e.key}`);
 
     // Both directories exist before the freeze, so a bad path never touches the container.
@@ -150,6 +152,15 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       if (froze) await thawQuietly(ctx, cg);
       throw err;
     }
+    // Frozen: nothing writes to a tmpfs any more, so "empty" is final until the dump ends.
+    // (Not without the freeze: a running container could write between the look and the dump.)
+    const frozenNow = froze || c.status === 'paused';
+    const rebuilt = {
+      cgroupTmpfs,
+      emptyTmpfs: frozenNow ? emptyTmpfsFound(tmpfsCandidates, (mp) => rootFacts(`/proc/${record.pid}/root${mp}`)) : [],
+    };
+    const extMnt = dumpExternalMounts(record.spec, mounts, resolve, rebuilt);
+    for (const t of rebuilt.emptyTmpfs) ctx.log.debug(`checkpoint: empty tmpfs ${t.mountpoint} left external (restore mounts a fresh one)`);
     mark('checkpoint: frozen');
     const meta: CheckpointMeta = {
       version: 1,
@@ -159,8 +170,9 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       externalStdio,
       externalMounts: extMnt,
       terminal: !!record.spec.process?.terminal,
-      mounts: mountPolicy(record.spec, mounts, resolve, cgroupTmpfs),
+      mounts: mountPolicy(record.spec, mounts, resolve, rebuilt),
       ...(cgroupTmpfs ? { cgroupTmpfs } : {}),
+      ...(rebuilt.emptyTmpfs.length > 0 ? { emptyTmpfs: rebuilt.emptyTmpfs } : {}),
       ...extra,
       ...(externalNetns ? { externalNetns: true } : {}),
       ...(criuNetns ? { criuNetns: true } : pristine ? { pristineNetns: true } : {}),
@@ -222,6 +234,16 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     await early?.abandon();
     await endCheckpointFreeze(c);
     c.lock.release();
+  }
+}
+
+/** Entry count, mode and owner of a directory; undefined when it cannot be read. */
+function rootFacts(dir: string): RootFacts | undefined {
+  try {
+    const st = fs.statSync(dir);
+    return { entries: fs.readdirSync(dir).length, mode: st.mode, uid: st.uid, gid: st.gid };
+  } catch {
+    return undefined;
   }
 }
 

@@ -34,6 +34,7 @@ import { parseMountinfo, type MountinfoEntry } from '../util/mountinfo';
 import { pathsUnderRun, prepareKdatCache } from '../criu/kdat-cache';
 import type { ExtMountMap, StartedCriu } from '../criu';
 import { CGROUP_TMPFS_ID, MASKED_DIR_ID, type CgroupTmpfsLayout } from './checkpoint-mounts';
+import { EMPTY_TMPFS_ID, type EmptyTmpfs } from './checkpoint-empty-tmpfs';
 
 /** CLONE_NEWNS, from sched.h. */
 const CLONE_NEWNS = 0x00020000;
@@ -48,6 +49,8 @@ const XTABLES_LOCK = '/run/xtables.lock';
 const MASKED_DIR_NAME = 'stasis-masked';
 /** The rebuilt cgroup tmpfs's place in the yard. */
 const CGROUP_TMPFS_NAME = 'stasis-cgroupfs';
+/** The fresh empty tmpfs mounts' places in the yard (…0, …1, …). */
+const EMPTY_TMPFS_NAME = 'stasis-tmpfs-';
 
 /** One hierarchy bound into the yard: yard/<name> ← the host's mount of that hierarchy's root. */
 export interface YardBind {
@@ -103,6 +106,8 @@ export interface CriuNamespace {
   maskedDir?: string;
   /** Restore: where to rebuild the container's v1 cgroup tmpfs, and what it holds (checkpoint-mounts.ts). */
   cgroupTmpfs?: { path: string; layout: CgroupTmpfsLayout };
+  /** Restore: fresh tmpfs mounts for those the dump found empty (checkpoint-empty-tmpfs.ts), at `path`. */
+  emptyTmpfs?: readonly { path: string; tmpfs: EmptyTmpfs }[];
   /** CRIU's arguments; default `swrk <socket fd>`. */
   args?: readonly string[];
   /**
@@ -170,6 +175,17 @@ export function criuNamespaceSteps(ns: CriuNamespace): Step[] {
       what: `mount the empty read-only tmpfs for masked directories on ${ns.maskedDir}`,
     });
   }
+  for (const { path: at, tmpfs } of ns.emptyTmpfs ?? []) {
+    // A per-mount read-only flag goes on with a bind remount, as on the original: its superblock was writable.
+    steps.push({
+      op: 'MOUNT',
+      args: [str(tmpfs.source), u32(Base.HOST), str(at), str('tmpfs'), u64(tmpfs.flags & ~MS.RDONLY), str(tmpfs.data), u32(TargetKind.DIR), u32(0)],
+      what: `mount a fresh tmpfs for the empty ${tmpfs.mountpoint} on ${at}`,
+    });
+    if (tmpfs.flags & MS.RDONLY) {
+      steps.push({ op: 'REMOUNT', args: [u32(Base.HOST), str(at), u64(MS.BIND | tmpfs.flags)], what: `make ${at} read-only` });
+    }
+  }
   if (ns.cgroupTmpfs !== undefined) steps.push(...cgroupTmpfsSteps(ns.cgroupTmpfs.path, ns.cgroupTmpfs.layout));
   const envPath = ns.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
   const argv = ns.args ?? ['swrk', String(CRIU_SOCKET_FD)];
@@ -224,6 +240,8 @@ export interface StartCriuInput {
   cgroupJoin?: readonly string[];
   /** Restore: the layout of the cgroup tmpfs the dump left external, to rebuild (CriuNamespace.cgroupTmpfs). */
   cgroupTmpfs?: CgroupTmpfsLayout;
+  /** Restore: the tmpfs mounts the dump found empty, mounted fresh (CriuNamespace.emptyTmpfs). */
+  emptyTmpfs?: readonly EmptyTmpfs[];
   onLog?: (line: string) => void;
 }
 
@@ -253,6 +271,7 @@ export function startCriu(i: StartCriuInput): CriuStart {
   const yardPath = kdatDir !== undefined ? path.join('/run', CACHE_YARD) : i.stateYard;
   const maskedDir = i.dump ? undefined : path.join(yardPath, MASKED_DIR_NAME);
   const cgroupTmpfs = !i.dump && i.cgroupTmpfs ? { path: path.join(yardPath, CGROUP_TMPFS_NAME), layout: i.cgroupTmpfs } : undefined;
+  const emptyTmpfs = i.dump ? [] : (i.emptyTmpfs ?? []).map((tmpfs, k) => ({ path: path.join(yardPath, `${EMPTY_TMPFS_NAME}${k}`), tmpfs }));
   const ns: CriuNamespace = {
     criuPath: i.criuPath,
     env: criuEnv(),
@@ -262,6 +281,7 @@ export function startCriu(i: StartCriuInput): CriuStart {
     yard: wantYard ? { path: yardPath, binds } : undefined,
     maskedDir,
     cgroupTmpfs,
+    emptyTmpfs,
     netns: i.netns,
     cgroupJoin: i.cgroupJoin,
   };
@@ -271,6 +291,7 @@ export function startCriu(i: StartCriuInput): CriuStart {
     extMnt: [
       ...(maskedDir !== undefined ? [{ key: MASKED_DIR_ID, val: maskedDir }] : []),
       ...(cgroupTmpfs !== undefined ? [{ key: CGROUP_TMPFS_ID, val: cgroupTmpfs.path }] : []),
+      ...emptyTmpfs.map((t, k) => ({ key: `${EMPTY_TMPFS_ID}${k}`, val: t.path })),
     ],
     kdatCache: kdatDir !== undefined,
     start: async (socketFd, stderr) => {

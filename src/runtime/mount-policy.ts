@@ -16,7 +16,7 @@
  */
 import { posix } from 'node:path';
 import type { Spec } from '../spec/types';
-import { dumpExternalMounts, type CgroupTmpfsLayout, type DumpExternal, type MountEntry } from './checkpoint-mounts';
+import { dumpExternalMounts, type DumpExternal, type MountEntry, type RebuiltMounts } from './checkpoint-mounts';
 import type { ExtMountMap } from '../criu/types';
 import { RuntimeError } from './errors';
 
@@ -43,9 +43,9 @@ export function mountPolicy(
   spec: Spec,
   mounts: readonly MountEntry[],
   resolve?: (dest: string) => string,
-  cgroupTmpfs?: CgroupTmpfsLayout,
+  rebuilt?: RebuiltMounts,
 ): MountPolicyEntry[] {
-  const external = new Map<string, DumpExternal>(dumpExternalMounts(spec, mounts, resolve, cgroupTmpfs).map((e) => [e.key, e]));
+  const external = new Map<string, DumpExternal>(dumpExternalMounts(spec, mounts, resolve, rebuilt).map((e) => [e.key, e]));
   const out: MountPolicyEntry[] = [];
   const seen = new Set<string>();
   // Walk from the last line: a later mount at the same point hides the earlier one, only the top one counts.

@@ -9,6 +9,7 @@ import { str, u32, type Step } from '../helper/protocol';
 import type { CgroupRoot, CriuOpts, ExtMountMap, InheritFd } from '../criu/types';
 import { CRIU_SOCKET_FD, startCriu, type CriuStart } from './criu-start';
 import type { CgroupTmpfsLayout } from './checkpoint-mounts';
+import type { EmptyTmpfs } from './checkpoint-empty-tmpfs';
 
 /** CLONE_NEWNET, from sched.h. */
 const CLONE_NEWNET = 0x40000000;
@@ -31,6 +32,8 @@ export interface RestoreCriuInput {
   cgroupJoin?: readonly string[];
   /** The checkpoint's cgroup tmpfs layout, rebuilt in CRIU's namespace (CheckpointMeta.cgroupTmpfs). */
   cgroupTmpfs?: CgroupTmpfsLayout;
+  /** The checkpoint's empty tmpfs mounts, mounted fresh in CRIU's namespace (CheckpointMeta.emptyTmpfs). */
+  emptyTmpfs?: readonly EmptyTmpfs[];
   onLog?: (line: string) => void;
 }
 
@@ -46,6 +49,7 @@ export function restoreCriuStart(i: RestoreCriuInput): CriuStart {
     netns: i.freshNetns ? 'fresh' : undefined,
     cgroupJoin: i.cgroupJoin,
     cgroupTmpfs: i.cgroupTmpfs,
+    emptyTmpfs: i.emptyTmpfs,
     onLog: i.onLog,
   });
 }

@@ -162,6 +162,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       freshNetns: !!meta?.criuNetns,
       cgroupJoin,
       cgroupTmpfs: meta?.cgroupTmpfs,
+      emptyTmpfs: meta?.emptyTmpfs,
       onLog: ctx.log.debugEnabled ? (line) => ctx.log.debug(`helper: ${line}`) : undefined,
     });
     // CRIU starts now (helper, namespace, cgroup join, exec, dynamic loading: ~20 ms) while the limits are

@@ -96,7 +96,7 @@ test('dump: a read-only cgroup tmpfs of hierarchy directories and links is exter
   const layout = cgroupTmpfsLayout(spec, mounts, (mp) => (mp === '/sys/fs/cgroup' ? listing : undefined));
   assert.deepEqual(layout, { mountpoint: '/sys/fs/cgroup', dirs: ['cpu', 'memory'], links: [{ name: 'cpuacct', target: 'cpu' }] });
   assert.ok(isCgroupTmpfsLayout(layout));
-  const ext = dumpExternalMounts(spec, mounts, undefined, layout);
+  const ext = dumpExternalMounts(spec, mounts, undefined, { cgroupTmpfs: layout });
   assert.deepEqual(ext.find((e) => e.key === '/sys/fs/cgroup'), { key: '/sys/fs/cgroup', val: CGROUP_TMPFS_ID, reason: 'cgroup-tmpfs' });
 });
 
