@@ -40,7 +40,10 @@ if (!only || only === 'ts') {
     const out = path.join('dist', `stasis-${name}.js`);
     run(bin('esbuild'), [`src/cli/commands/${name}.ts`, '--bundle', '--platform=node', '--target=node20', '--format=cjs',
       '--minify-syntax', '--minify-whitespace', '--log-level=warning', `--outfile=${out}.tmp`]);
+    plainBuiltinImports(path.join(root, `${out}.tmp`));
     fs.renameSync(path.join(root, `${out}.tmp`), path.join(root, out));
+    // Its own code cache too (src/cli/code-cache.ts loads it): a few ms of every checkpoint and restore.
+    run(process.execPath, [path.join('scripts', 'code-cache.cjs'), out, out.replace(/\.js$/, '.cache')]);
   }
   // The code cache goes with this exact bundle file (launcher.cjs checks that); made right after the swap.
   run(process.execPath, [path.join('scripts', 'code-cache.cjs'), path.join('dist', 'stasis.js'), path.join('dist', 'stasis.cache')]);

@@ -19,8 +19,9 @@ const SPEC_VERSION = '1.2.1';
  */
 function loadSplit(name: 'checkpoint' | 'restore'): Command {
   const split = require('node:path').join(__dirname, `stasis-${name}.js`);
-  const target = require('node:fs').existsSync(split) ? split : ['.', 'commands', name].join('/');
-  return require(target).default;
+  if (!require('node:fs').existsSync(split)) return require(['.', 'commands', name].join('/')).default;
+  const cached = (require('./code-cache') as typeof import('./code-cache')).requireWithCodeCache(split) as { default: Command } | undefined;
+  return (cached ?? require(split)).default;
 }
 
 /** Command table: summaries here so `--help` loads no command module; modules load lazily on use. */

@@ -16,7 +16,7 @@ import type { CriuOpts, CriuResp } from './types';
 export const FIRST_CALLER_FD = CRIU_FIRST_EXTRA_FD;
 
 /** What the caller adds to a plan. */
-export interface RunOptions extends Pick<SwrkOptions, 'criuPath' | 'stdio' | 'env' | 'start' | 'beforeRequest'> {
+export interface RunOptions extends Pick<SwrkOptions, 'criuPath' | 'stdio' | 'env' | 'start' | 'beforeRequest' | 'prestarted'> {
   /** Fields merged over the plan's options (pid, root, extMnt, cgRoot, inheritFd, external…). */
   opts?: Partial<CriuOpts>;
   /** fds given to CRIU at FIRST_CALLER_FD, FIRST_CALLER_FD + 1, … (namespaces, pipes for inherit_fd). */
@@ -68,6 +68,7 @@ export async function runPlan(plan: CriuPlan, run: RunOptions = {}): Promise<Run
         stdio: run.stdio,
         extraFds: run.extraFds,
         start: run.start,
+        prestarted: run.prestarted,
         beforeRequest: run.beforeRequest,
         logPath: plan.logPath,
         onNotify,

@@ -6,7 +6,7 @@
  * The socket is read with blocking recvmsg (through stasis_native): nothing else in the runtime needs the
  * event loop while CRIU works, and it keeps fd passing (SCM_RIGHTS) simple.
  */
-import { spawn, type StdioNull } from 'node:child_process';
+import type { StdioNull } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -67,6 +67,63 @@ export interface SwrkOptions {
    * cgroup). Options it returns are merged into the request's (e.g. cgroup roots read from CRIU's cgroup).
    */
   beforeRequest?: (criuPid: number) => Promise<Partial<CriuOpts> | void> | Partial<CriuOpts> | void;
+  /**
+   * A CRIU started ahead of the request (prestartCriu); `start`, `criuPath`, `stdio` and `extraFds` are then
+   * ignored: it was started with its own.
+   */
+  prestarted?: PrestartedCriu;
+}
+
+/**
+ * A CRIU started before its request is ready (prestartCriu), so that its start (helper, namespace, exec,
+ * dynamic loading: ~20 ms) overlaps the caller's own preparation. A request consumes it; a caller that fails
+ * before sending one must call abandon().
+ */
+export interface PrestartedCriu {
+  /** Our end of the socket pair. */
+  readonly socket: number;
+  /** The stderr capture file, when stdio[2] was 'capture'. */
+  readonly captureFd?: number;
+  /** Resolves once CRIU runs (rejects when it could not be started). */
+  readonly started: Promise<StartedCriu>;
+  /** Set by criuRequest when it takes this CRIU over. */
+  consumed: boolean;
+  /** Ends a CRIU no request took: closes our end (CRIU exits on EOF) and waits for its exit. Idempotent. */
+  abandon(): Promise<void>;
+}
+
+/** Starts CRIU through `start` now, for a request sent later (SwrkOptions.prestarted). */
+export function prestartCriu(
+  start: NonNullable<SwrkOptions['start']>,
+  stdio: NonNullable<SwrkOptions['stdio']> = ['ignore', 'ignore', 'capture'],
+): PrestartedCriu {
+  const [mine, theirs] = native().seqpacketPair();
+  let captureFd: number | undefined;
+  let started: Promise<StartedCriu>;
+  try {
+    captureFd = stdio[2] === 'capture' ? openStderrCapture() : undefined;
+    started = start(theirs, captureFd ?? (stdio[2] as StdioNull | number)).finally(() => fs.closeSync(theirs));
+  } catch (err) {
+    for (const fd of [mine, theirs, captureFd]) if (fd !== undefined) fs.closeSync(fd);
+    throw err;
+  }
+  // Nobody may await it for a while: a failure is reported where it is awaited, not as an unhandled rejection.
+  started.catch(() => undefined);
+  const p: PrestartedCriu = {
+    socket: mine,
+    captureFd,
+    started,
+    consumed: false,
+    abandon: async () => {
+      if (p.consumed) return;
+      p.consumed = true;
+      fs.closeSync(mine);
+      const criu = await started.catch(() => undefined);
+      if (criu) await criu.exited;
+      if (captureFd !== undefined) fs.closeSync(captureFd);
+    },
+  };
+  return p;
 }
 
 /** A CRIU process started by SwrkOptions.start. */
@@ -185,6 +242,9 @@ function spawnCriu(
   theirs: number,
   opts: SwrkOptions,
 ): { ok: true; started: StartedCriu } | { ok: false; error: Promise<Error> } {
+  // Loaded here, not at the top: child_process (with net and stream) costs ~3 ms of every checkpoint's and
+  // restore's start-up, and stasis starts CRIU through its helper (SwrkOptions.start) on those paths.
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
   let child;
   try {
     child = spawn(bin, ['swrk', '3'], {
@@ -210,13 +270,24 @@ function spawnCriu(
 export async function criuRequest(req: CriuReq, opts: SwrkOptions = {}): Promise<CriuResp> {
   const nat = native();
   const bin = opts.criuPath ?? criuBinary(opts.env);
-  const [mine, theirs] = nat.seqpacketPair();
+  const pre = opts.prestarted;
+  if (pre?.consumed) throw new Error('criu request: the prestarted criu was already used or abandoned');
+  if (pre) pre.consumed = true;
+  const [mine, theirs] = pre ? [pre.socket, -1] : nat.seqpacketPair();
   const stdio = opts.stdio ?? ['ignore', 'ignore', 'capture'];
-  const captureFd = stdio[2] === 'capture' ? openStderrCapture() : undefined;
+  const captureFd = pre ? pre.captureFd : stdio[2] === 'capture' ? openStderrCapture() : undefined;
   const stderr = captureFd ?? (stdio[2] as StdioNull | number);
 
   let started: StartedCriu;
-  if (opts.start) {
+  if (pre) {
+    try {
+      started = await pre.started;
+    } catch (err) {
+      fs.closeSync(mine);
+      if (captureFd !== undefined) fs.closeSync(captureFd);
+      throw err;
+    }
+  } else if (opts.start) {
     try {
       started = await opts.start(theirs, stderr);
     } catch (err) {

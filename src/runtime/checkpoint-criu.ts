@@ -8,7 +8,7 @@ import { CLONE_NEWNET, CriuError, CriuOptionError, criuBinary, probeFeatures, ve
 import type { CriuFeatures, CriuOpts } from '../criu/types';
 import type { Context } from '../cli/context';
 import { RuntimeError } from './errors';
-import { startCriu, type CriuStart } from './criu-start';
+import { startCriu, type CriuNetns, type CriuStart } from './criu-start';
 
 /** CRIU below this cannot dump on kernels ≥ 6.13 (vvar split) or TCP on ≥ 6.16; 4.2 is what stasis tests. */
 export const MIN_CRIU_VERSION = 40200;
@@ -115,15 +115,28 @@ export function pristineNetnsOpts(planOpts: Pick<CriuOpts, 'emptyNs' | 'networkL
 }
 
 /**
- * How a dump starts CRIU (criu-start.ts): in a private mount namespace with the kernel-feature cache and,
- * when every cgroup hierarchy can be bound, a cgroup yard (cgroup_yard in the request).
+ * True when a dump runs CRIU inside the container's pristine network namespace rather than leaving it out
+ * with empty_ns (criu-start.ts: no netns image, no conntrack walks; restore gives CRIU a fresh namespace
+ * with lo up). Not when CRIU serves pages over the network (--lazy-pages, --page-server): its page server
+ * must listen in the host's namespace. Pure.
  */
-export function dumpCriuStart(ctx: Pick<Context, 'log'>, criuPath: string, rootfs: string, stateDir: string): CriuStart {
+export function criuJoinsPristineNetns(pristine: boolean, opts: { lazyPages?: boolean; pageServer?: string }, type: string): boolean {
+  return pristine && type === 'DUMP' && !opts.lazyPages && opts.pageServer === undefined;
+}
+
+/**
+ * How a dump starts CRIU (criu-start.ts): in a private mount namespace with the kernel-feature cache and,
+ * when every cgroup hierarchy can be bound, a cgroup yard (cgroup_yard in the request); inside the
+ * container's network namespace at `netnsPath` when given (criuJoinsPristineNetns).
+ */
+export function dumpCriuStart(ctx: Pick<Context, 'log'>, criuPath: string, rootfs: string, stateDir: string, netnsPath?: string): CriuStart {
+  const netns: CriuNetns | undefined = netnsPath !== undefined ? { join: netnsPath } : undefined;
   return startCriu({
     criuPath,
     hostPaths: [rootfs],
     stateYard: path.join(stateDir, 'criu-yard'),
     dump: true,
+    netns,
     onLog: ctx.log.debugEnabled ? (line) => ctx.log.debug(`helper: ${line}`) : undefined,
   });
 }

@@ -5,7 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ExternalStdio } from './descriptors';
-import type { DumpExternal } from './checkpoint-mounts';
+import { isCgroupTmpfsLayout, type CgroupTmpfsLayout, type DumpExternal } from './checkpoint-mounts';
+import { isEmptyTmpfsList, type EmptyTmpfs } from './checkpoint-empty-tmpfs';
 import type { MountPolicyEntry } from './mount-policy';
 import type { RootfsCapture } from './checkpoint-portable';
 import { RuntimeError, errnoText, isErrno } from './errors';
@@ -43,6 +44,16 @@ export interface CheckpointMeta {
    * CRIU for an empty one too and brings lo up in it (checkpoint-netns.ts).
    */
   pristineNetns?: boolean;
+  /**
+   * The container's own network namespace was pristine and CRIU ran inside it, so the images hold no
+   * network namespace at all: restore runs CRIU in a fresh one with lo up, where the tasks are restored
+   * (criu-start.ts). Set instead of pristineNetns.
+   */
+  criuNetns?: boolean;
+  /** The v1 cgroup tmpfs was left external: restore rebuilds it from this layout (checkpoint-mounts.ts). */
+  cgroupTmpfs?: CgroupTmpfsLayout;
+  /** tmpfs mounts found empty at dump and left external: restore mounts fresh ones (checkpoint-empty-tmpfs.ts). */
+  emptyTmpfs?: EmptyTmpfs[];
   /** What became of every mount (mount-policy.ts); restore maps exactly the external ones it lists. */
   mounts?: MountPolicyEntry[];
   /** For an exported checkpoint: how the root filesystem's changes were recorded. */
@@ -73,6 +84,12 @@ export function parseCheckpointMeta(text: string, file: string): CheckpointMeta 
     !m.externalStdio.every((e) => typeof e?.fd === 'number' && typeof e?.key === 'string')
   ) {
     throw new RuntimeError('invalid-spec', `${file} is corrupt: not a stasis checkpoint note (version 1)`);
+  }
+  if (m.cgroupTmpfs !== undefined && !isCgroupTmpfsLayout(m.cgroupTmpfs)) {
+    throw new RuntimeError('invalid-spec', `${file} is corrupt: cgroupTmpfs is not a cgroup tmpfs layout`);
+  }
+  if (m.emptyTmpfs !== undefined && !isEmptyTmpfsList(m.emptyTmpfs)) {
+    throw new RuntimeError('invalid-spec', `${file} is corrupt: emptyTmpfs is not a list of tmpfs mounts`);
   }
   return { externalMounts: [], terminal: false, ...m } as CheckpointMeta;
 }

@@ -13,19 +13,20 @@
  *   without --leave-running the container is gone: remove its cgroup and state like `delete`.
  */
 import * as fs from 'node:fs';
-import { CLONE_NEWNET, checkpointPlan, runPlan, type CheckpointFlags } from '../criu';
+import { CLONE_NEWNET, checkpointPlan, prestartCriu, runPlan, type CheckpointFlags, type PrestartedCriu } from '../criu';
 import type { Context } from '../cli/context';
 import { loadContainer } from './container';
 import { requireStatus } from './lifecycle';
 import { openContainerCgroup } from './cgroup';
 import { destroy } from './delete';
 import { RuntimeError, errnoText } from './errors';
-import { faultPoint } from './trace';
+import { faultPoint, mark } from './trace';
 import { endCheckpointFreeze, freezeForCheckpoint } from './checkpoint-guard';
-import { dumpExternalMounts, parseMountinfo } from './checkpoint-mounts';
+import { cgroupTmpfsLayout, dumpExternalMounts, parseMountinfo, type ListedEntry } from './checkpoint-mounts';
 import { descriptorLinks, hostFileStdio, readStdio, writeDescriptors } from './descriptors';
 import { writeCheckpointMeta, type CheckpointMeta } from './checkpoint-meta';
-import { criuUserError, dumpCriuStart, lazyPagesObstacle, pristineNetnsOpts, realLazyPagesHost, requireFeatures, resolveCriu } from './checkpoint-criu';
+import { emptyTmpfsCandidates, emptyTmpfsFound, perMountOptions, type RootFacts } from './checkpoint-empty-tmpfs';
+import { criuJoinsPristineNetns, criuUserError, dumpCriuStart, lazyPagesObstacle, pristineNetnsOpts, realLazyPagesHost, requireFeatures, resolveCriu } from './checkpoint-criu';
 import { checkpointTimings, formatCheckpointStats, saveStats, type CheckpointTimings } from './checkpoint-stats';
 import { resolveInRoot } from './checkpoint-rootfs';
 import { containerNetnsPristine, dumpExternalNetns } from './checkpoint-netns';
@@ -87,6 +88,7 @@ function requireWritableFd(fd: number): void {
 /** Checkpoints container `opts.id`. */
 export async function checkpointContainer(ctx: Context, opts: CheckpointOptions): Promise<CheckpointResult> {
   const t0 = now();
+  mark('checkpoint: begin');
   let plan;
   try {
     plan = checkpointPlan(opts);
@@ -97,22 +99,32 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
   await refuseUnsupported(criuPath, opts);
 
   const c = await loadContainer(ctx, opts.id);
+  let early: PrestartedCriu | undefined;
   try {
     requireStatus('checkpoint', opts.id, c.status);
     const { record } = c;
     const cg = openContainerCgroup(record);
     const freezer = record.cgroup.paths.freezer ?? record.cgroup.paths[''];
+    // An explicit --empty-ns network is the user's choice; otherwise skip a namespace with nothing to save.
+    const pristine = !(plan.opts.emptyNs && plan.opts.emptyNs & CLONE_NEWNET) && containerNetnsPristine(record.spec, record.pid);
+    // A pristine namespace is either left out (empty_ns) or, cheaper, not seen at all: CRIU runs inside it.
+    const criuNetns = criuJoinsPristineNetns(pristine, opts, plan.type);
+    // CRIU starts now (helper, namespace, exec, dynamic loading: ~20 ms) while the mounts and stdio are
+    // read and the container is frozen; it waits for its request. Any failure before that abandons it.
+    const criu = dumpCriuStart(ctx, criuPath, record.rootfs, c.lock.dir, criuNetns ? `/proc/${record.pid}/ns/net` : undefined);
+    mark('checkpoint: container loaded, criu starting');
+    early = prestartCriu(criu.start);
 
     const mountinfo = readProc(`/proc/${record.pid}/mountinfo`);
     const mounts = parseMountinfo(mountinfo);
     const resolve = (dest: string) => resolveInRoot(record.rootfs, dest);
-    const extMnt = dumpExternalMounts(record.spec, mounts, resolve);
+    const cgroupTmpfs = cgroupTmpfsLayout(record.spec, mounts, (mp) => listDir(`/proc/${record.pid}/root${mp}`), resolve);
+    const specExtMnt = dumpExternalMounts(record.spec, mounts, resolve, { cgroupTmpfs });
+    const tmpfsCandidates = emptyTmpfsCandidates(mounts, perMountOptions(mountinfo), new Set(specExtMnt.map((e) => e.key)));
     const stdio = readStdio(record.pid);
     const externalStdio = hostFileStdio(stdio, new Set(mounts.map((m) => m.id)));
     const externalNetns = dumpExternalNetns(record.spec, record.pid);
-    // An explicit --empty-ns network is the user's choice; otherwise skip a namespace with nothing to save.
-    const pristine = !(plan.opts.emptyNs && plan.opts.emptyNs & CLONE_NEWNET) && containerNetnsPristine(record.spec, record.pid);
-    for (const m of extMnt) ctx.log.debug(`checkpoint: external mount ${m.key} as ${m.val} (${m.reason})`);
+    for (const m of specExtMnt) ctx.log.debug(`checkpoint: external mount ${m.key} as ${m.val} (${m.reason})`);
     for (const e of externalStdio) ctx.log.debug(`checkpoint: stdio fd ${e.fd} is a host file, external as ${e.key}`);
 
     // Both directories exist before the freeze, so a bad path never touches the container.
@@ -124,7 +136,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       }
     }
 
-    const criu = dumpCriuStart(ctx, criuPath, record.rootfs, c.lock.dir);
+    mark('checkpoint: mounts and stdio read');
     let preFreeze = 0;
     const froze = (opts.preFreeze !== false || opts.beforeDump !== undefined) && c.status === 'running';
     if (froze) {
@@ -140,6 +152,16 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       if (froze) await thawQuietly(ctx, cg);
       throw err;
     }
+    // Frozen: nothing writes to a tmpfs any more, so "empty" is final until the dump ends.
+    // (Not without the freeze: a running container could write between the look and the dump.)
+    const frozenNow = froze || c.status === 'paused';
+    const rebuilt = {
+      cgroupTmpfs,
+      emptyTmpfs: frozenNow ? emptyTmpfsFound(tmpfsCandidates, (mp) => rootFacts(`/proc/${record.pid}/root${mp}`)) : [],
+    };
+    const extMnt = dumpExternalMounts(record.spec, mounts, resolve, rebuilt);
+    for (const t of rebuilt.emptyTmpfs) ctx.log.debug(`checkpoint: empty tmpfs ${t.mountpoint} left external (restore mounts a fresh one)`);
+    mark('checkpoint: frozen');
     const meta: CheckpointMeta = {
       version: 1,
       id: record.id,
@@ -148,10 +170,12 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       externalStdio,
       externalMounts: extMnt,
       terminal: !!record.spec.process?.terminal,
-      mounts: mountPolicy(record.spec, mounts, resolve),
+      mounts: mountPolicy(record.spec, mounts, resolve, rebuilt),
+      ...(cgroupTmpfs ? { cgroupTmpfs } : {}),
+      ...(rebuilt.emptyTmpfs.length > 0 ? { emptyTmpfs: rebuilt.emptyTmpfs } : {}),
       ...extra,
       ...(externalNetns ? { externalNetns: true } : {}),
-      ...(pristine ? { pristineNetns: true } : {}),
+      ...(criuNetns ? { criuNetns: true } : pristine ? { pristineNetns: true } : {}),
       ...(opts.lazyPages ? { lazyPages: { pageServer: opts.pageServer ?? '' } } : {}),
     };
     /** What restore reads besides CRIU's images; with lazy pages, needed while this dump still serves pages. */
@@ -173,10 +197,10 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
           manageCgroups: true,
           ...(freezer ? { freezeCgroup: freezer } : {}),
           ...(record.spec.process?.terminal ? { orphanPtsMaster: true } : {}),
-          ...(pristine ? pristineNetnsOpts(plan.opts) : {}),
+          ...(criuNetns ? { networkLock: plan.opts.networkLock ?? 'SKIP' } : pristine ? pristineNetnsOpts(plan.opts) : {}),
           ...(criu.cgroupYard ? { cgroupYard: criu.cgroupYard } : {}),
         },
-        start: criu.start,
+        prestarted: early,
         // status-ready: the images are written and CRIU now serves the memory pages; a restore may start.
         onNotify: (event) => {
           for (const fd of event.fds) fs.closeSync(fd);
@@ -199,6 +223,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       // CRIU killed the tasks; the container is gone. Clean up like delete (cgroup, poststop hooks, state).
       await destroy(ctx, { ...c, status: 'stopped' });
     }
+    mark('checkpoint: container removed');
     const timings = checkpointTimings(result.dumpStats, preFreeze, criuMs, now() - t0);
     if (opts.printStats) {
       process.stdout.write(formatCheckpointStats(timings));
@@ -206,8 +231,30 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     }
     return { imagesDir: plan.imagesDir, record, timings };
   } finally {
+    await early?.abandon();
     await endCheckpointFreeze(c);
     c.lock.release();
+  }
+}
+
+/** Entry count, mode and owner of a directory; undefined when it cannot be read. */
+function rootFacts(dir: string): RootFacts | undefined {
+  try {
+    const st = fs.statSync(dir);
+    return { entries: fs.readdirSync(dir).length, mode: st.mode, uid: st.uid, gid: st.gid };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A directory's entries with their kind (links with their target); undefined when it cannot be read. */
+function listDir(dir: string): ListedEntry[] | undefined {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true }).map((d) =>
+      d.isDirectory() ? { name: d.name, kind: 'dir' } : d.isSymbolicLink() ? { name: d.name, kind: 'link', target: fs.readlinkSync(`${dir}/${d.name}`) } : { name: d.name, kind: 'other' },
+    );
+  } catch {
+    return undefined;
   }
 }
 

@@ -13,6 +13,11 @@
  * - (restore) an empty read-only tmpfs like the one create puts on a masked directory: the dump leaves
  *   masked directories external (checkpoint-mounts.ts) and the restore binds them from this one, where
  *   CRIU would otherwise run tar for each, at dump and at restore, to save an empty directory;
+ * - (pristine network namespace) CRIU itself placed in it: at dump the container's (setns), at restore a
+ *   fresh one with lo up (unshare). A namespace CRIU runs in is not one it dumps or creates: no
+ *   netns image, none of the two conntrack table walks the kernel does for every dumped namespace (~10 ms
+ *   each here, proportional to nf_conntrack_buckets, even for an empty namespace), no second helper to
+ *   bring lo up on restore; the restored tasks simply stay in the namespace CRIU runs in;
  * - /run replaced by CRIU's kernel-feature cache directory when the host's /run cannot keep that cache
  *   (src/criu/kdat-cache.ts), with the host's /run/xtables.lock bound through so that iptables runs still
  *   exclude each other. Paths CRIU must reach under the host's /run would be hidden: then no cache.
@@ -28,10 +33,13 @@ import { launch } from '../helper/launcher';
 import { parseMountinfo, type MountinfoEntry } from '../util/mountinfo';
 import { pathsUnderRun, prepareKdatCache } from '../criu/kdat-cache';
 import type { ExtMountMap, StartedCriu } from '../criu';
-import { MASKED_DIR_ID } from './checkpoint-mounts';
+import { CGROUP_TMPFS_ID, MASKED_DIR_ID, type CgroupTmpfsLayout } from './checkpoint-mounts';
+import { EMPTY_TMPFS_ID, type EmptyTmpfs } from './checkpoint-empty-tmpfs';
 
 /** CLONE_NEWNS, from sched.h. */
 const CLONE_NEWNS = 0x00020000;
+/** CLONE_NEWNET, from sched.h. */
+const CLONE_NEWNET = 0x40000000;
 /** stasis-helper's first extra fd (docs/protocol.md): the socket CRIU serves its request on. */
 export const CRIU_SOCKET_FD = 5;
 /** The yard's name inside the kdat cache directory (seen by CRIU as /run/<name>). */
@@ -39,6 +47,10 @@ const CACHE_YARD = 'cgroup-yard';
 const XTABLES_LOCK = '/run/xtables.lock';
 /** The masked-directory tmpfs's place in the yard (no cgroup hierarchy has that name). */
 const MASKED_DIR_NAME = 'stasis-masked';
+/** The rebuilt cgroup tmpfs's place in the yard. */
+const CGROUP_TMPFS_NAME = 'stasis-cgroupfs';
+/** The fresh empty tmpfs mounts' places in the yard (…0, …1, …). */
+const EMPTY_TMPFS_NAME = 'stasis-tmpfs-';
 
 /** One hierarchy bound into the yard: yard/<name> ← the host's mount of that hierarchy's root. */
 export interface YardBind {
@@ -92,9 +104,27 @@ export interface CriuNamespace {
   yard?: { path: string; binds: readonly YardBind[] };
   /** Restore: where to mount the empty read-only tmpfs that masked directories are bound from. */
   maskedDir?: string;
+  /** Restore: where to rebuild the container's v1 cgroup tmpfs, and what it holds (checkpoint-mounts.ts). */
+  cgroupTmpfs?: { path: string; layout: CgroupTmpfsLayout };
+  /** Restore: fresh tmpfs mounts for those the dump found empty (checkpoint-empty-tmpfs.ts), at `path`. */
+  emptyTmpfs?: readonly { path: string; tmpfs: EmptyTmpfs }[];
   /** CRIU's arguments; default `swrk <socket fd>`. */
   args?: readonly string[];
+  /**
+   * The network namespace CRIU runs in (default: the host's): `{ join }` enters the namespace at that path
+   * (a dump of a pristine namespace), `'fresh'` makes a new one and brings lo up (its restore).
+   */
+  netns?: CriuNetns;
+  /**
+   * Restore, cgroup v1: `tasks` files of the container's cgroup the helper writes "0" into before it execs
+   * CRIU. A single-threaded task moving itself skips the kernel's threadgroup lock and the RCU grace period
+   * that writing CRIU's pid into cgroup.procs from outside costs (~15 ms here; see selfJoinTaskFiles).
+   */
+  cgroupJoin?: readonly string[];
 }
+
+/** Where CRIU's network namespace comes from (CriuNamespace.netns). */
+export type CriuNetns = { join: string } | 'fresh';
 
 /** The helper plan that prepares CRIU's mount namespace and execs `criu swrk`. Pure. */
 export function criuNamespaceSteps(ns: CriuNamespace): Step[] {
@@ -104,9 +134,22 @@ export function criuNamespaceSteps(ns: CriuNamespace): Step[] {
     what,
   });
   const steps: Step[] = [
+    ...(ns.cgroupJoin ?? []).map((tasks): Step => ({
+      op: 'WRITE_FILE',
+      args: [u32(Base.HOST), str(tasks), str('0')],
+      what: `move criu into the container's cgroup ${path.dirname(tasks)}`,
+    })),
     { op: 'UNSHARE', args: [u64(CLONE_NEWNS)], what: 'create a private mount namespace for criu' },
     { op: 'PROPAGATION', args: [u32(Base.HOST), str('/'), u64(MS.REC | MS.PRIVATE)], what: 'make every mount private for criu' },
   ];
+  if (ns.netns === 'fresh') {
+    steps.push(
+      { op: 'UNSHARE', args: [u64(CLONE_NEWNET)], what: 'create the network namespace the container is restored into' },
+      { op: 'LOOPBACK_UP', args: [], what: 'bring up the loopback interface of the restored container' },
+    );
+  } else if (ns.netns !== undefined) {
+    steps.push({ op: 'SETNS', args: [str(ns.netns.join), u32(CLONE_NEWNET)], what: `run criu in the container's network namespace ${ns.netns.join}` });
+  }
   if (ns.rootfs !== undefined) {
     steps.push(bind(ns.rootfs, ns.rootfs, TargetKind.EXISTING, `bind the root filesystem ${ns.rootfs} onto itself for criu`, MS.BIND | MS.REC));
   }
@@ -132,6 +175,18 @@ export function criuNamespaceSteps(ns: CriuNamespace): Step[] {
       what: `mount the empty read-only tmpfs for masked directories on ${ns.maskedDir}`,
     });
   }
+  for (const { path: at, tmpfs } of ns.emptyTmpfs ?? []) {
+    // A per-mount read-only flag goes on with a bind remount, as on the original: its superblock was writable.
+    steps.push({
+      op: 'MOUNT',
+      args: [str(tmpfs.source), u32(Base.HOST), str(at), str('tmpfs'), u64(tmpfs.flags & ~MS.RDONLY), str(tmpfs.data), u32(TargetKind.DIR), u32(0)],
+      what: `mount a fresh tmpfs for the empty ${tmpfs.mountpoint} on ${at}`,
+    });
+    if (tmpfs.flags & MS.RDONLY) {
+      steps.push({ op: 'REMOUNT', args: [u32(Base.HOST), str(at), u64(MS.BIND | tmpfs.flags)], what: `make ${at} read-only` });
+    }
+  }
+  if (ns.cgroupTmpfs !== undefined) steps.push(...cgroupTmpfsSteps(ns.cgroupTmpfs.path, ns.cgroupTmpfs.layout));
   const envPath = ns.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
   const argv = ns.args ?? ['swrk', String(CRIU_SOCKET_FD)];
   steps.push(
@@ -140,6 +195,27 @@ export function criuNamespaceSteps(ns: CriuNamespace): Step[] {
     { op: 'EXEC', args: [strlist([ns.criuPath, ...argv]), strlist([...ns.env])], what: `execute ${ns.criuPath}` },
   );
   return steps;
+}
+
+/**
+ * Rebuilds the v1 cgroup tmpfs of a container as create made it (plan/mounts.ts: tmpfs mode=755, nosuid,
+ * nodev, noexec, a directory per hierarchy, links for co-mounted controllers, then read-only) at `at`, for
+ * CRIU to bind where the dump left it external. The entries are made relative to the new tmpfs (SET_ROOTFS:
+ * nothing else in this plan uses the rootfs base).
+ */
+function cgroupTmpfsSteps(at: string, layout: CgroupTmpfsLayout): Step[] {
+  const flags = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  return [
+    {
+      op: 'MOUNT',
+      args: [str('tmpfs'), u32(Base.HOST), str(at), str('tmpfs'), u64(flags), str('mode=755'), u32(TargetKind.DIR), u32(0)],
+      what: `mount the cgroup tmpfs for the restored container on ${at}`,
+    },
+    { op: 'SET_ROOTFS', args: [str(at)], what: `enter the cgroup tmpfs ${at}` },
+    ...layout.dirs.map((d): Step => ({ op: 'MKDIR', args: [u32(Base.ROOTFS), str(`/${d}`), u32(0o755)], what: `make ${layout.mountpoint}/${d}` })),
+    ...layout.links.map((l): Step => ({ op: 'SYMLINK', args: [str(l.target), str(`/${l.name}`)], what: `link ${layout.mountpoint}/${l.name} to ${l.target}` })),
+    { op: 'REMOUNT', args: [u32(Base.HOST), str(at), u64(flags | MS.RDONLY)], what: `make the cgroup tmpfs ${at} read-only` },
+  ];
 }
 
 /** What startCriu needs to know. */
@@ -158,6 +234,14 @@ export interface StartCriuInput {
   dump: boolean;
   /** fds after the socket, at helper fd 6, 7, … (CRIU's fd numbers too). */
   moreFds?: readonly number[];
+  /** The network namespace CRIU runs in (CriuNamespace.netns); default the host's. */
+  netns?: CriuNetns;
+  /** v1 `tasks` files CRIU joins before it starts (CriuNamespace.cgroupJoin). */
+  cgroupJoin?: readonly string[];
+  /** Restore: the layout of the cgroup tmpfs the dump left external, to rebuild (CriuNamespace.cgroupTmpfs). */
+  cgroupTmpfs?: CgroupTmpfsLayout;
+  /** Restore: the tmpfs mounts the dump found empty, mounted fresh (CriuNamespace.emptyTmpfs). */
+  emptyTmpfs?: readonly EmptyTmpfs[];
   onLog?: (line: string) => void;
 }
 
@@ -186,6 +270,8 @@ export function startCriu(i: StartCriuInput): CriuStart {
   const wantYard = !i.dump || complete;
   const yardPath = kdatDir !== undefined ? path.join('/run', CACHE_YARD) : i.stateYard;
   const maskedDir = i.dump ? undefined : path.join(yardPath, MASKED_DIR_NAME);
+  const cgroupTmpfs = !i.dump && i.cgroupTmpfs ? { path: path.join(yardPath, CGROUP_TMPFS_NAME), layout: i.cgroupTmpfs } : undefined;
+  const emptyTmpfs = i.dump ? [] : (i.emptyTmpfs ?? []).map((tmpfs, k) => ({ path: path.join(yardPath, `${EMPTY_TMPFS_NAME}${k}`), tmpfs }));
   const ns: CriuNamespace = {
     criuPath: i.criuPath,
     env: criuEnv(),
@@ -194,11 +280,19 @@ export function startCriu(i: StartCriuInput): CriuStart {
     xtablesLock: kdatDir !== undefined && fs.existsSync(XTABLES_LOCK),
     yard: wantYard ? { path: yardPath, binds } : undefined,
     maskedDir,
+    cgroupTmpfs,
+    emptyTmpfs,
+    netns: i.netns,
+    cgroupJoin: i.cgroupJoin,
   };
   const steps = criuNamespaceSteps(ns);
   return {
     cgroupYard: wantYard ? yardPath : undefined,
-    extMnt: maskedDir !== undefined ? [{ key: MASKED_DIR_ID, val: maskedDir }] : [],
+    extMnt: [
+      ...(maskedDir !== undefined ? [{ key: MASKED_DIR_ID, val: maskedDir }] : []),
+      ...(cgroupTmpfs !== undefined ? [{ key: CGROUP_TMPFS_ID, val: cgroupTmpfs.path }] : []),
+      ...emptyTmpfs.map((t, k) => ({ key: `${EMPTY_TMPFS_ID}${k}`, val: t.path })),
+    ],
     kdatCache: kdatDir !== undefined,
     start: async (socketFd, stderr) => {
       const launched = await launch(steps, {

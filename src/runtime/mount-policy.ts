@@ -16,7 +16,7 @@
  */
 import { posix } from 'node:path';
 import type { Spec } from '../spec/types';
-import { dumpExternalMounts, type DumpExternal, type MountEntry } from './checkpoint-mounts';
+import { dumpExternalMounts, type DumpExternal, type MountEntry, type RebuiltMounts } from './checkpoint-mounts';
 import type { ExtMountMap } from '../criu/types';
 import { RuntimeError } from './errors';
 
@@ -39,8 +39,13 @@ export interface MountPolicyEntry {
  * The policy for every mount below the container's root (`mounts` is the container's mountinfo, read from
  * inside its mount namespace, so the root is "/"). `resolve` maps spec destinations as in dumpExternalMounts.
  */
-export function mountPolicy(spec: Spec, mounts: readonly MountEntry[], resolve?: (dest: string) => string): MountPolicyEntry[] {
-  const external = new Map<string, DumpExternal>(dumpExternalMounts(spec, mounts, resolve).map((e) => [e.key, e]));
+export function mountPolicy(
+  spec: Spec,
+  mounts: readonly MountEntry[],
+  resolve?: (dest: string) => string,
+  rebuilt?: RebuiltMounts,
+): MountPolicyEntry[] {
+  const external = new Map<string, DumpExternal>(dumpExternalMounts(spec, mounts, resolve, rebuilt).map((e) => [e.key, e]));
   const out: MountPolicyEntry[] = [];
   const seen = new Set<string>();
   // Walk from the last line: a later mount at the same point hides the earlier one, only the top one counts.

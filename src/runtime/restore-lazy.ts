@@ -9,7 +9,6 @@
  * exists: when the spawn returns 0 the restore may begin. It outlives `restore -d` and exits by itself when
  * every page has been delivered; its pid is in the work directory in case a failed restore must stop it.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { logErrorLines, parsePageServer } from '../criu';
@@ -63,6 +62,8 @@ export async function startLazyDaemon(
   // With CRIU's kernel-feature cache (criu-start.ts) the daemon skips its 30-90 ms of kernel probing.
   let code: number | null | undefined = await runCriuWithCache(criuPath, args, [imagesDir, workDir], workDir).catch(() => undefined);
   code ??= await new Promise<number | null>((resolve) => {
+    // Loaded on use: child_process (with net and stream) is ~3 ms of start-up that a plain restore never needs.
+    const { spawn } = require('node:child_process') as typeof import('node:child_process');
     const child = spawn(criuPath, args, { stdio: 'ignore', cwd: workDir });
     child.once('error', () => resolve(null));
     child.once('exit', (c) => resolve(c));

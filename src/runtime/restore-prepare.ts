@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { str, u32, type Step } from '../helper/protocol';
 import type { CgroupRoot, CriuOpts, ExtMountMap, InheritFd } from '../criu/types';
 import { CRIU_SOCKET_FD, startCriu, type CriuStart } from './criu-start';
+import type { CgroupTmpfsLayout } from './checkpoint-mounts';
+import type { EmptyTmpfs } from './checkpoint-empty-tmpfs';
 
 /** CLONE_NEWNET, from sched.h. */
 const CLONE_NEWNET = 0x40000000;
@@ -24,6 +26,14 @@ export interface RestoreCriuInput {
   stateDir: string;
   /** CRIU's fds after its socket: the stdio to inherit, the network namespace. */
   moreFds: readonly number[];
+  /** The dump ran CRIU inside the container's pristine netns: CRIU gets a fresh one with lo up. */
+  freshNetns?: boolean;
+  /** v1 `tasks` files CRIU moves itself into before it starts (criuCgroupJoin); else stasis moves it. */
+  cgroupJoin?: readonly string[];
+  /** The checkpoint's cgroup tmpfs layout, rebuilt in CRIU's namespace (CheckpointMeta.cgroupTmpfs). */
+  cgroupTmpfs?: CgroupTmpfsLayout;
+  /** The checkpoint's empty tmpfs mounts, mounted fresh in CRIU's namespace (CheckpointMeta.emptyTmpfs). */
+  emptyTmpfs?: readonly EmptyTmpfs[];
   onLog?: (line: string) => void;
 }
 
@@ -36,8 +46,23 @@ export function restoreCriuStart(i: RestoreCriuInput): CriuStart {
     stateYard: path.join(i.stateDir, 'criu-yard'),
     dump: false,
     moreFds: i.moreFds,
+    netns: i.freshNetns ? 'fresh' : undefined,
+    cgroupJoin: i.cgroupJoin,
+    cgroupTmpfs: i.cgroupTmpfs,
+    emptyTmpfs: i.emptyTmpfs,
     onLog: i.onLog,
   });
+}
+
+/**
+ * The v1 `tasks` files of the container's cgroup directories (`paths`: cgroup.paths()) that CRIU's helper
+ * writes "0" into before it execs CRIU, or undefined on cgroup v2 (no per-task file for a whole process:
+ * stasis then writes CRIU's pid into cgroup.procs). Pure.
+ */
+export function criuCgroupJoin(version: 'v1' | 'v2', paths: Record<string, string>): string[] | undefined {
+  if (version !== 'v1') return undefined;
+  const dirs = [...new Set(Object.values(paths))];
+  return dirs.length > 0 ? dirs.map((d) => `${d}/tasks`) : undefined;
 }
 
 /**

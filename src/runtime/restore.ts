@@ -4,8 +4,9 @@
  *
  * Order, and why:
  *   flags and the image directory checked, the bundle loaded, the id claimed (mkdir is the atomic claim);
- *   the cgroup created and the spec's limits written *before* CRIU runs, then CRIU itself is moved into it
- *     and cgroup_root points there: the restored tree is born inside its limits, never outside;
+ *   the cgroup created and the spec's limits written *before* CRIU runs, then CRIU itself joins it (v1: its
+ *     helper writes "0" into `tasks` before the exec; v2: stasis moves it) and cgroup_root points there: the
+ *     restored tree is born inside its limits, never outside;
  *   CRIU started by stasis-helper inside a private mount namespace where the rootfs is bound onto itself
  *     (CRIU needs a mount point as root; nothing can leak to the host's mounts);
  *   external mounts mapped to the new bundle's sources, stdio pipes (descriptors.json) and host-file stdio
@@ -17,7 +18,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { restorePlan, runPlan, type RestoreFlags } from '../criu';
+import { prestartCriu, restorePlan, runPlan, type PrestartedCriu, type RestoreFlags } from '../criu';
 import type { ExtMountMap } from '../criu/types';
 import type { Context } from '../cli/context';
 import { loadBundleSpec } from '../spec/load';
@@ -32,7 +33,7 @@ import { killAll, newContainerCgroup, resourcesForCreate } from './cgroup';
 import { runHooks } from './hooks';
 import { ociState } from './oci-state';
 import { RuntimeError } from './errors';
-import { faultPoint } from './trace';
+import { faultPoint, mark } from './trace';
 import { restoreExternalMounts } from './checkpoint-mounts';
 import { restoreMountMap } from './mount-policy';
 import { inheritHostFiles, inheritStdio, readDescriptorsFile } from './descriptors';
@@ -41,7 +42,7 @@ import { criuUserError, lazyPagesObstacle, pristineNetnsOpts, realLazyPagesHost,
 import { EXTERNAL_NETNS_KEY, openRestoreNetns } from './checkpoint-netns';
 import { lazyPageSource, startLazyDaemon, type LazyDaemon } from './restore-lazy';
 import { formatRestoreStats, restoreTimings, saveStats, type RestoreTimings } from './checkpoint-stats';
-import { HELPER_FIRST_EXTRA_FD, cgroupRoots, loopbackUpSteps, restoreCriuOpts, restoreCriuStart } from './restore-prepare';
+import { HELPER_FIRST_EXTRA_FD, cgroupRoots, criuCgroupJoin, loopbackUpSteps, restoreCriuOpts, restoreCriuStart } from './restore-prepare';
 import { checkImagesDir, lsmObstacle, realLsmHost } from './restore-checks';
 import { waitRestored } from './restore-wait';
 
@@ -76,6 +77,7 @@ const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 /** Restores a container; resolves to the exit status stasis should return (0 when detached). */
 export async function restoreContainer(ctx: Context, opts: RestoreOptions): Promise<number> {
   const t0 = now();
+  mark('restore: begin');
   validateId(opts.id);
   let plan;
   try {
@@ -119,12 +121,14 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     throw new RuntimeError('usage', 'restore: the container has a terminal: --console-socket is required to receive its new pty');
   }
 
+  mark('restore: checks done, bundle loaded');
   const store = new StateStore(ctx.root);
   const lock = store.claim(opts.id);
   let cgroup: CgroupManager | undefined;
   let pid: number | undefined;
   let lazyDaemon: LazyDaemon | undefined;
   let netnsFd: number | undefined;
+  let early: PrestartedCriu | undefined;
   try {
     cgroup = newContainerCgroup(spec, opts.id);
     const record: ContainerRecord = {
@@ -135,9 +139,6 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     const made = await cgroup.create();
     record.cgroup.owned = made.created;
     lock.write(record); // from here on, delete --force can find and clean it
-    const applied = await cgroup.apply(resourcesForCreate(spec));
-    for (const w of [...made.warnings, ...applied.warnings]) ctx.log.warn(w);
-    faultPoint('restore:cgroup');
 
     const cg = cgroup;
     const controllers = Object.keys(cg.paths());
@@ -152,6 +153,8 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       netnsFd = openRestoreNetns(spec, opts.netns);
       inherit.push({ key: EXTERNAL_NETNS_KEY, fd: stdioBase + 3 });
     }
+    // CRIU is in the container's cgroup before it forks anything: the restored tree is born inside its limits.
+    const cgroupJoin = criuCgroupJoin(cg.version, cg.paths());
     const available = restoreExternalMounts({ spec, bundle, cgroupPaths: cg.paths() });
     const criu = restoreCriuStart({
       criuPath,
@@ -159,8 +162,20 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       extMnt: available,
       stateDir: lock.dir,
       moreFds: [0, 1, 2, ...(netnsFd !== undefined ? [netnsFd] : [])],
+      freshNetns: !!meta?.criuNetns,
+      cgroupJoin,
+      cgroupTmpfs: meta?.cgroupTmpfs,
+      emptyTmpfs: meta?.emptyTmpfs,
       onLog: ctx.log.debugEnabled ? (line) => ctx.log.debug(`helper: ${line}`) : undefined,
     });
+    // CRIU starts now (helper, namespace, cgroup join, exec, dynamic loading: ~20 ms) while the limits are
+    // written and the request prepared; it forks nothing before the request, which comes after the limits.
+    // Not when the rootfs is still to be prepared: CRIU's namespace binds it as it is at the start.
+    mark('restore: cgroup made, criu starting');
+    if (!opts.prepareRootfs) early = prestartCriu(criu.start);
+    const applied = await cgroup.apply(resourcesForCreate(spec));
+    for (const w of [...made.warnings, ...applied.warnings]) ctx.log.warn(w);
+    faultPoint('restore:cgroup');
     const offered = [...available, ...criu.extMnt, ...(opts.extraExtMnt ?? [])];
     const extraOpts = restoreCriuOpts({
       rootfs,
@@ -172,16 +187,19 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       cgroupYard: criu.cgroupYard,
     });
     if (meta?.pristineNetns) Object.assign(extraOpts, pristineNetnsOpts(plan.opts));
+    if (meta?.criuNetns) extraOpts.networkLock = plan.opts.networkLock ?? 'SKIP';
     if (opts.prepareRootfs) await opts.prepareRootfs(rootfs);
     faultPoint('restore:rootfs');
+    mark('restore: limits written, request ready');
     const c0 = now();
     if (opts.lazyPages) lazyDaemon = await startLazyDaemon(criuPath, plan.imagesDir, plan.workDir, lazySource);
     const result = await runPlan(plan, {
       criuPath,
       skipFeatureCheck: true,
       start: criu.start,
+      prestarted: early,
       beforeRequest: async (criuPid) => {
-        await cg.addProcess(criuPid);
+        if (!cgroupJoin) await cg.addProcess(criuPid);
         const roots = cgroupRoots(fs.readFileSync(`/proc/${criuPid}/cgroup`, 'utf8'), controllers);
         return roots.length > 0 ? { cgRoot: roots } : {};
       },
@@ -212,6 +230,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     pid = result.pid ?? pid;
     if (!pid) throw new RuntimeError('system', 'restore: criu reported success but no pid');
 
+    mark('restore: restored');
     opts.onRestored?.();
     faultPoint('restore:restored');
     await thawIfWasRunning(cg, meta);
@@ -221,12 +240,14 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid), 0o644);
 
     const timings = restoreTimings(result.restoreStats, criuMs, now() - t0);
+    mark('restore: state written');
     if (opts.printStats) printStats(plan.workDir, timings);
     lock.release();
     if (opts.detach) return 0;
     return await waitRestored(ctx, record);
   } catch (err) {
     lazyDaemon?.stop();
+    await early?.abandon(); // a CRIU that got no request leaves the cgroup before it is removed
     await undoRestore(lock, cgroup, pid);
     throw err;
   } finally {

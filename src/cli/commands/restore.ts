@@ -1,10 +1,12 @@
 import type { Command } from '../command';
 import { bool, int, str } from '../args';
 import { restoreContainer } from '../../runtime/restore';
-import { restorePortable } from '../../runtime/restore-portable';
 import { restoreClones } from '../../runtime/restore-clones';
 import { RuntimeError } from '../../runtime/errors';
 import { CRIU_COMMON_FLAGS, commonCriuFlags } from './checkpoint';
+
+/** archive/manifest.ts's MANIFEST_FILE (test/unit checks they agree): named here to avoid loading the archive code. */
+export const PORTABLE_MANIFEST_FILE = 'stasis-manifest.json';
 
 const command: Command = {
   name: 'restore',
@@ -54,7 +56,15 @@ const command: Command = {
     // The archive is unpacked and verified once; every clone restores from that one copy.
     const clones = str(flags, 'clone') === undefined ? undefined : int(flags, 'clone', 'restore');
     if (clones !== undefined && opts.noVerify) throw new RuntimeError('usage', 'restore: --clone cannot be used with --no-verify: clone a verified stasis archive');
-    return restorePortable(ctx, opts, clones === undefined ? restoreContainer : (c, o) => restoreClones(c, o, clones));
+    const inner = clones === undefined ? restoreContainer : (c: typeof ctx, o: Parameters<typeof restoreContainer>[1]) => restoreClones(c, o, clones);
+    // A plain image directory (no --import, no manifest) skips the archive code, whose modules (crypto, zlib,
+    // child_process) are ~5 ms of start-up; restorePortable would pass it straight to `inner` anyway.
+    if (opts.importFile === undefined && !require('node:fs').existsSync(require('node:path').resolve(opts.imagePath, PORTABLE_MANIFEST_FILE))) {
+      const { importFile: _i, imagePathGiven: _g, noVerify: _n, ...rest } = opts;
+      return inner(ctx, rest);
+    }
+    const { restorePortable } = require('../../runtime/restore-portable') as typeof import('../../runtime/restore-portable');
+    return restorePortable(ctx, opts, inner);
   },
 };
 export default command;

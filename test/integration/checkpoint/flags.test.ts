@@ -65,7 +65,8 @@ test('a pristine network namespace is left out of the dump; lo comes back up and
   w.ok(['checkpoint', '--tcp-established', '--image-path', images, id]);
   const names = fs.readdirSync(images);
   assert.ok(!names.some((n) => /^(netdev|ifaddr|route|iptables|ip6tables|netns)-/.test(n)), `network images written: ${names.join(' ')}`);
-  assert.equal(JSON.parse(fs.readFileSync(path.join(images, 'stasis-checkpoint.json'), 'utf8')).pristineNetns, true);
+  // CRIU ran inside the namespace, so the images hold none (criu-start.ts); restore gives CRIU a fresh one.
+  assert.equal(JSON.parse(fs.readFileSync(path.join(images, 'stasis-checkpoint.json'), 'utf8')).criuNetns, true);
   const atDump = received(w).length;
   w.ok(['restore', '-d', '--tcp-established', '--bundle', w.bundle, '--image-path', images, id]);
   await waitFor('data over the restored connection', () => received(w).length > atDump + 3);
@@ -74,6 +75,10 @@ test('a pristine network namespace is left out of the dump; lo comes back up and
   const pid = w.state(id)!.pid;
   const lo = spawnSync('nsenter', ['-t', String(pid), '-n', 'ip', '-o', 'link', 'show', 'lo'], { encoding: 'utf8' });
   assert.match(lo.stdout, /[<,]UP[,>]/, `lo is not up after restore: ${lo.stdout}${lo.stderr}`);
+  // Its own namespace again, never the host's (nor the one CRIU ran in at dump, which is gone).
+  assert.notEqual(fs.statSync(`/proc/${pid}/ns/net`).ino, fs.statSync('/proc/self/ns/net').ino, 'restored into the host network namespace');
+  const links = spawnSync('nsenter', ['-t', String(pid), '-n', 'ip', '-o', 'link'], { encoding: 'utf8' });
+  assert.deepEqual(links.stdout.trim().split('\n').map((l) => l.split(':')[1].trim()), ['lo'], links.stdout);
 });
 
 /** A static program that holds an flock on /tmp/lock and counts in memory (busybox has no flock applet). */

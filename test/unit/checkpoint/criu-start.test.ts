@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import { CRIU_SOCKET_FD, cgroupYardBinds, criuEnv, criuNamespaceSteps } from '../../../src/runtime/criu-start';
 import { TMPFS_MAGIC, ensureKdatDir, fnv1a64, kdatCacheDir, underRun, type KdatHost } from '../../../src/criu/kdat-cache';
 import { parseMountinfo } from '../../../src/util/mountinfo';
+import { criuJoinsPristineNetns } from '../../../src/runtime/checkpoint-criu';
+import { criuCgroupJoin } from '../../../src/runtime/restore-prepare';
 
 const HYBRID_MOUNTS = parseMountinfo(
   [
@@ -67,6 +69,42 @@ test('the namespace plan: private first, rootfs bound, cache as /run with the xt
 test('the namespace plan without cache, rootfs or yard only makes the namespace private', () => {
   const steps = criuNamespaceSteps({ criuPath: 'criu', env: [] });
   assert.deepEqual(steps.map((s) => s.op), ['UNSHARE', 'PROPAGATION', 'LOOKUP_EXEC', 'READY', 'EXEC']);
+});
+
+test('a dump of a pristine netns runs criu inside it; its restore runs criu in a fresh one with lo up', () => {
+  const dump = criuNamespaceSteps({ criuPath: 'criu', env: [], netns: { join: '/proc/42/ns/net' } });
+  assert.deepEqual(dump.map((s) => s.op), ['UNSHARE', 'PROPAGATION', 'SETNS', 'LOOKUP_EXEC', 'READY', 'EXEC']);
+  assert.deepEqual(dump[2].args, [{ t: 'str', v: '/proc/42/ns/net' }, { t: 'u32', v: 0x40000000 }]);
+  const restore = criuNamespaceSteps({ criuPath: 'criu', env: [], rootfs: '/r', netns: 'fresh' });
+  assert.deepEqual(restore.map((s) => s.op), ['UNSHARE', 'PROPAGATION', 'UNSHARE', 'LOOPBACK_UP', 'MOUNT', 'LOOKUP_EXEC', 'READY', 'EXEC']);
+  assert.deepEqual(restore[2].args, [{ t: 'u64', v: 0x40000000n }]);
+});
+
+test('on cgroup v1 criu joins the container\'s cgroup itself, first thing, through `tasks`', () => {
+  const join = criuCgroupJoin('v1', { memory: '/sys/fs/cgroup/memory/s/c', cpu: '/sys/fs/cgroup/cpu,cpuacct/s/c', cpuacct: '/sys/fs/cgroup/cpu,cpuacct/s/c' });
+  assert.deepEqual(join, ['/sys/fs/cgroup/memory/s/c/tasks', '/sys/fs/cgroup/cpu,cpuacct/s/c/tasks']);
+  assert.equal(criuCgroupJoin('v2', { '': '/sys/fs/cgroup/s/c' }), undefined, 'v2: stasis writes cgroup.procs');
+  const steps = criuNamespaceSteps({ criuPath: 'criu', env: [], cgroupJoin: join });
+  assert.deepEqual(steps.map((s) => s.op), ['WRITE_FILE', 'WRITE_FILE', 'UNSHARE', 'PROPAGATION', 'LOOKUP_EXEC', 'READY', 'EXEC']);
+  assert.deepEqual(steps[0].args.slice(1), [{ t: 'str', v: '/sys/fs/cgroup/memory/s/c/tasks' }, { t: 'str', v: '0' }]);
+});
+
+test('restore rebuilds the cgroup tmpfs: tmpfs, entries relative to it, then read-only', () => {
+  const layout = { mountpoint: '/sys/fs/cgroup', dirs: ['memory', 'cpu,cpuacct'], links: [{ name: 'cpu', target: 'cpu,cpuacct' }] };
+  const steps = criuNamespaceSteps({ criuPath: 'criu', env: [], cgroupTmpfs: { path: '/run/y/stasis-cgroupfs', layout } });
+  assert.deepEqual(steps.map((s) => s.op), ['UNSHARE', 'PROPAGATION', 'MOUNT', 'SET_ROOTFS', 'MKDIR', 'MKDIR', 'SYMLINK', 'REMOUNT', 'LOOKUP_EXEC', 'READY', 'EXEC']);
+  assert.deepEqual(steps[2].args.slice(2, 6).map((a) => a.v), ['/run/y/stasis-cgroupfs', 'tmpfs', BigInt(2 | 4 | 8), 'mode=755']);
+  assert.deepEqual(steps[5].args.map((a) => a.v), [1, '/cpu,cpuacct', 0o755]);
+  assert.deepEqual(steps[6].args.map((a) => a.v), ['cpu,cpuacct', '/cpu']);
+  assert.deepEqual(steps[7].args.map((a) => a.v), [0, '/run/y/stasis-cgroupfs', BigInt(1 | 2 | 4 | 8)]);
+});
+
+test('criuJoinsPristineNetns: only a plain dump of a pristine namespace, never with a page server', () => {
+  assert.equal(criuJoinsPristineNetns(true, {}, 'DUMP'), true);
+  assert.equal(criuJoinsPristineNetns(false, {}, 'DUMP'), false);
+  assert.equal(criuJoinsPristineNetns(true, { lazyPages: true }, 'DUMP'), false);
+  assert.equal(criuJoinsPristineNetns(true, { pageServer: '127.0.0.1:27' }, 'DUMP'), false);
+  assert.equal(criuJoinsPristineNetns(true, {}, 'PRE_DUMP'), false);
 });
 
 test('criuEnv drops Node variables', () => {

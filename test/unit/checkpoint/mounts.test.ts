@@ -1,7 +1,7 @@
 /** External mount computation for dump and restore (pure). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dumpExternalMounts, parseMountinfo, restoreExternalMounts, MASKED_DIR_ID, MASKED_FILE_ID } from '../../../src/runtime/checkpoint-mounts';
+import { CGROUP_TMPFS_ID, cgroupTmpfsLayout, dumpExternalMounts, isCgroupTmpfsLayout, parseMountinfo, restoreExternalMounts, MASKED_DIR_ID, MASKED_FILE_ID } from '../../../src/runtime/checkpoint-mounts';
 import type { Spec } from '../../../src/spec/types';
 
 // The mountinfo of a real stasis container (busybox bundle, default spec, one bind mount added).
@@ -84,4 +84,45 @@ test('restore: ids map to the sources of the new bundle and the new cgroup direc
   assert.equal(get('/sys/fs/cgroup/memory'), '/sys/fs/cgroup/memory/stasis/c2');
   assert.equal(get(MASKED_FILE_ID), '/dev/null');
   assert.equal(new Set(map.map((m) => m.key)).size, map.length, 'duplicate keys');
+});
+
+test('dump: a read-only cgroup tmpfs of hierarchy directories and links is external, with its layout', () => {
+  const mounts = parseMountinfo(MOUNTINFO);
+  const listing = [
+    { name: 'cpu', kind: 'dir' as const },
+    { name: 'memory', kind: 'dir' as const },
+    { name: 'cpuacct', kind: 'link' as const, target: 'cpu' },
+  ];
+  const layout = cgroupTmpfsLayout(spec, mounts, (mp) => (mp === '/sys/fs/cgroup' ? listing : undefined));
+  assert.deepEqual(layout, { mountpoint: '/sys/fs/cgroup', dirs: ['cpu', 'memory'], links: [{ name: 'cpuacct', target: 'cpu' }] });
+  assert.ok(isCgroupTmpfsLayout(layout));
+  const ext = dumpExternalMounts(spec, mounts, undefined, { cgroupTmpfs: layout });
+  assert.deepEqual(ext.find((e) => e.key === '/sys/fs/cgroup'), { key: '/sys/fs/cgroup', val: CGROUP_TMPFS_ID, reason: 'cgroup-tmpfs' });
+});
+
+test('dump: the cgroup tmpfs is dumped (no layout) when it could hold anything else', () => {
+  const mounts = parseMountinfo(MOUNTINFO);
+  const dirs = [{ name: 'cpu', kind: 'dir' as const }];
+  assert.ok(cgroupTmpfsLayout(spec, mounts, () => dirs));
+  // a file, or a directory that is no hierarchy's mount point
+  assert.equal(cgroupTmpfsLayout(spec, mounts, () => [...dirs, { name: 'notes', kind: 'other' }]), undefined);
+  assert.equal(cgroupTmpfsLayout(spec, mounts, () => [...dirs, { name: 'extra', kind: 'dir' }]), undefined);
+  assert.equal(cgroupTmpfsLayout(spec, mounts, () => undefined), undefined, 'unreadable');
+  // writable superblock, or a container that could remount it
+  const rw = parseMountinfo(MOUNTINFO.replace('tmpfs tmpfs ro,mode=755', 'tmpfs tmpfs rw,mode=755'));
+  assert.equal(cgroupTmpfsLayout(spec, rw, () => dirs), undefined);
+  const admin = { ...spec, process: { cwd: '/', args: ['sh'], capabilities: { bounding: ['CAP_SYS_ADMIN'] } } } as Spec;
+  assert.equal(cgroupTmpfsLayout(admin, mounts, () => dirs), undefined);
+  // no cgroup mount in the spec
+  assert.equal(cgroupTmpfsLayout({ ...spec, mounts: [] } as Spec, mounts, () => dirs), undefined);
+});
+
+test('a cgroup tmpfs layout from a note must name plain entries', () => {
+  const ok = { mountpoint: '/sys/fs/cgroup', dirs: ['cpu,cpuacct'], links: [{ name: 'cpu', target: 'cpu,cpuacct' }] };
+  assert.ok(isCgroupTmpfsLayout(ok));
+  assert.equal(isCgroupTmpfsLayout({ ...ok, dirs: ['../etc'] }), false);
+  assert.equal(isCgroupTmpfsLayout({ ...ok, dirs: ['..'] }), false);
+  assert.equal(isCgroupTmpfsLayout({ ...ok, links: [{ name: 'a/b', target: 'x' }] }), false);
+  assert.equal(isCgroupTmpfsLayout({ ...ok, mountpoint: 'rel' }), false);
+  assert.equal(isCgroupTmpfsLayout(null), false);
 });

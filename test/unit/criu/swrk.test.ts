@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nativeAddonPath } from '../../../src/native';
-import { CriuError, criuBinary, criuRequest, errnoName, failureMessage, logErrorLines } from '../../../src/criu/swrk';
+import { spawn } from 'node:child_process';
+import { CriuError, criuBinary, criuRequest, errnoName, failureMessage, logErrorLines, prestartCriu, type SwrkOptions } from '../../../src/criu/swrk';
 import type { CriuReq } from '../../../src/criu/types';
 
 let addon: string | undefined;
@@ -120,6 +121,52 @@ test('notifications reach the callback with their fds and are acknowledged', { s
     { type: 'NOTIFY', notifySuccess: true },
     { type: 'NOTIFY', notifySuccess: true },
   ]);
+});
+
+/** A SwrkOptions.start that runs the fake with the socket at fd 3, as the helper does with criu swrk N. */
+function startFake(fake: Fake, mode: string): NonNullable<SwrkOptions['start']> {
+  return async (socketFd, stderr) => {
+    const child = spawn(fake.bin, [], { stdio: ['ignore', 'ignore', stderr, socketFd], env: fake.env(mode) });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    return { pid: child.pid!, exited };
+  };
+}
+
+test('a prestarted criu serves the request sent later, once', { skip }, async (t) => {
+  const fake = makeFake();
+  t.after(fake.cleanup);
+  const early = prestartCriu(startFake(fake, 'notify'));
+  const resp = await criuRequest({ type: 'RESTORE', opts: { imagesDirFd: 9, rstSibling: true } }, { prestarted: early });
+  assert.deepEqual(resp, { type: 'RESTORE', success: true, restore: { pid: 4242 } });
+  assert.equal(early.consumed, true);
+  await early.abandon(); // a no-op once a request took it
+  await assert.rejects(criuRequest({ type: 'RESTORE' }, { prestarted: early }), /already used or abandoned/);
+});
+
+test('an abandoned prestarted criu sees EOF and is waited for', { skip }, async (t) => {
+  const fake = makeFake();
+  t.after(fake.cleanup);
+  let exited: Promise<unknown> | undefined;
+  const start = startFake(fake, 'notify');
+  const early = prestartCriu(async (fd, stderr) => {
+    const s = await start(fd, stderr);
+    exited = s.exited;
+    return s;
+  });
+  await early.abandon();
+  let done = false;
+  void exited!.then(() => (done = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(done, true, 'abandon resolved before criu exited');
+  assert.throws(() => fs.fstatSync(early.socket), /EBADF/);
+});
+
+test('a prestarted criu that could not start fails the request with the start error', { skip }, async () => {
+  const early = prestartCriu(async () => {
+    throw new Error('helper: find criu: no such file');
+  });
+  await assert.rejects(criuRequest({ type: 'DUMP' }, { prestarted: early }), /helper: find criu/);
+  await early.abandon();
 });
 
 test('a refused request becomes a CriuError quoting the log in one line', { skip }, async (t) => {
