@@ -10,8 +10,8 @@ const Module = require('module');
 
 const file = path.join(__dirname, '..', 'dist', 'stasis.js');
 
-/** The bundle's exports compiled with its code cache, or undefined when there is no usable cache. */
-function loadCached() {
+/** Bundle `file`'s exports compiled with its code cache (`<file>.cache`), or undefined when there is no usable cache. */
+function loadCached(file) {
   let src;
   let stamp;
   let cache;
@@ -40,4 +40,6 @@ function loadCached() {
   return mod.exports;
 }
 
-(loadCached() ?? require(file)).main(process.argv.slice(2)).then((code) => process.exit(code), () => process.exit(1));
+// The split bundles (checkpoint, restore: src/cli/main.ts loadSplit) are loaded the same way, through this.
+globalThis.stasisRequireWithCodeCache = loadCached;
+(loadCached(file) ?? require(file)).main(process.argv.slice(2)).then((code) => process.exit(code), () => process.exit(1));

@@ -20,7 +20,9 @@ const SPEC_VERSION = '1.2.1';
 function loadSplit(name: 'checkpoint' | 'restore'): Command {
   const split = require('node:path').join(__dirname, `stasis-${name}.js`);
   if (!require('node:fs').existsSync(split)) return require(['.', 'commands', name].join('/')).default;
-  const cached = (require('./code-cache') as typeof import('./code-cache')).requireWithCodeCache(split) as { default: Command } | undefined;
+  // bin/stasis (scripts/launcher.cjs) offers its code-cache loader; without it the bundle loads the plain way.
+  const withCache = (globalThis as { stasisRequireWithCodeCache?: (file: string) => unknown }).stasisRequireWithCodeCache;
+  const cached = withCache?.(split) as { default: Command } | undefined;
   return (cached ?? require(split)).default;
 }
 
