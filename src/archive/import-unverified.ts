@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ArchiveError, errnoText } from './errors';
 import { detectCompression, type Compression } from './compress';
-import { head, openNew, openSource, prepareDestination, writeAll } from './import';
+import { head, openNew, openSource, prepareDestination, undoImport, writeAll } from './import';
 import { LAYOUT } from './layout';
 import { MANIFEST_FILE } from './manifest';
 import { memberPath } from './member-path';
@@ -128,11 +128,7 @@ export async function importUnverifiedCheckpoint(file: string, dir: string, opts
       }
     }
   } catch (err) {
-    source.abort();
-    if (created) fs.rmSync(dir, { recursive: true, force: true });
-    else for (const n of fs.readdirSync(dir)) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
-    if (err instanceof ArchiveError) throw err;
-    throw new ArchiveError('system', `import of ${file} failed: ${errnoText(err)}`);
+    undoImport(err, source, dir, created, file);
   } finally {
     progress.done();
   }

@@ -205,15 +205,23 @@ export async function importCheckpoint(file: string, dir: string, opts: ImportOp
     if (missing) throw new ArchiveError('corrupt', `${missing.path} is missing from the archive (listed in the manifest)`);
     compareFileSets(manifest, listCheckpointFiles(dir));
   } catch (err) {
-    source.abort();
-    if (created) fs.rmSync(dir, { recursive: true, force: true });
-    else for (const n of fs.readdirSync(dir)) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
-    if (err instanceof ArchiveError) throw err;
-    throw new ArchiveError('system', `import of ${file} failed: ${errnoText(err)}`);
+    undoImport(err, source, dir, created, file);
   } finally {
     progress.done();
   }
   return { manifest: manifest!, compression, warnings };
+}
+
+/**
+ * After a failed import: stops reading, removes what was written (the directory itself when the import made
+ * it) and rethrows as an ArchiveError.
+ */
+export function undoImport(err: unknown, source: Source, dir: string, created: boolean, file: string): never {
+  source.abort();
+  if (created) fs.rmSync(dir, { recursive: true, force: true });
+  else for (const n of fs.readdirSync(dir)) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
+  if (err instanceof ArchiveError) throw err;
+  throw new ArchiveError('system', `import of ${file} failed: ${errnoText(err)}`);
 }
 
 /** Writes every byte of `bufs` (writev may write less than asked; the rest is written again). */
