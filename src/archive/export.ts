@@ -7,13 +7,13 @@
  * so an archive that leaves this host matches the manifest it carries (a file changed since the manifest
  * was written makes the export fail, naming it).
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { ArchiveError, errnoText } from './errors';
+import { startTar } from './tar-process';
 import { gzipStream, startZstd, zstdBinary, type Compression, type ZstdChild } from './compress';
 import { LAYOUT } from './layout';
 import { MANIFEST_FILE, readManifest, sizeMismatch, writeManifest, type Manifest, type ManifestOptions } from './manifest';
@@ -70,23 +70,15 @@ async function tarToFile(dir: string, tmp: string, compress: Compression, progre
   const program = compress === 'zstd' ? `${zstdBinary()} -q -3 -T0` : compress === 'gzip' ? 'gzip -6' : undefined;
   const args = tarCreateArgs(dir, fs.readdirSync(dir)).map((a) => (a === '--file=-' ? `--file=${tmp}` : a));
   if (program) args.unshift(`--use-compress-program=${program}`);
-  const tar = spawn('tar', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const tar = startTar(args, ['ignore', 'ignore']);
   // Progress from what tar has read so far (its rchar), whatever the compression does to the output.
   let seen = 0;
   const poll = setInterval(() => {
-    const rchar = Number(/^rchar: (\d+)$/m.exec(readQuietly(`/proc/${tar.pid}/io`))?.[1] ?? seen);
+    const rchar = Number(/^rchar: (\d+)$/m.exec(readQuietly(`/proc/${tar.child.pid}/io`))?.[1] ?? seen);
     if (rchar > seen) progress.add(rchar - seen);
     seen = Math.max(seen, rchar);
   }, 200);
-  let err = '';
-  tar.stderr.setEncoding('utf8');
-  tar.stderr.on('data', (d: string) => {
-    if (err.length < 4096) err += d;
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    tar.on('error', (e) => reject(new ArchiveError('system', `cannot run tar: ${errnoText(e)}`)));
-    tar.on('close', (c) => resolve(c));
-  })
+  const code = await tar.done
     .catch((e: unknown) => {
       fs.rmSync(tmp, { force: true });
       throw e;
@@ -97,7 +89,7 @@ async function tarToFile(dir: string, tmp: string, compress: Compression, progre
     });
   if (code !== 0) {
     fs.rmSync(tmp, { force: true });
-    throw new ArchiveError('system', `tar failed (exit ${code}): ${err.trim().split('\n')[0] ?? ''}`);
+    throw new ArchiveError('system', `tar failed (exit ${code}): ${tar.firstErrorLine()}`);
   }
 }
 
@@ -135,17 +127,8 @@ export async function exportCheckpoint(dir: string, file: string, opts: ExportOp
   }
   const out = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
   const outOpened = once(out, 'open');
-  const tar = spawn('tar', tarCreateArgs(dir, fs.readdirSync(dir)), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let tarErr = '';
-  tar.stderr.setEncoding('utf8');
-  tar.stderr.on('data', (d: string) => {
-    if (tarErr.length < 4096) tarErr += d;
-  });
-  const tarDone = new Promise<number | null>((resolve, reject) => {
-    tar.on('error', (err) => reject(new ArchiveError('system', `cannot run tar: ${errnoText(err)}`)));
-    tar.on('close', (code) => resolve(code));
-  });
-  tarDone.catch(() => undefined);
+  const tarProc = startTar(tarCreateArgs(dir, fs.readdirSync(dir)), ['ignore', 'pipe']);
+  const tar = tarProc.child;
 
   let zstd: ZstdChild | undefined;
   let sink: Writable = out;
@@ -197,8 +180,8 @@ export async function exportCheckpoint(dir: string, file: string, opts: ExportOp
       }
       seen.add(rel);
     });
-    const code = await tarDone;
-    if (code !== 0) throw new ArchiveError('system', `tar failed (exit ${code}): ${tarErr.trim().split('\n')[0] ?? ''}`);
+    const code = await tarProc.done;
+    if (code !== 0) throw new ArchiveError('system', `tar failed (exit ${code}): ${tarProc.firstErrorLine()}`);
     const missing = manifest.files.find((f) => !seen.has(f.path));
     if (missing) throw new ArchiveError('corrupt', `${missing.path} is missing (listed in the manifest)`);
     sink.end();

@@ -16,7 +16,8 @@
  *   (Node can neither mknod nor set xattrs).
  * - Directory owners, modes and times are applied at the end, once their content is in place.
  */
-import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
+import { startTar } from '../archive/tar-process';
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import { ArchiveError, errnoCode, errnoText } from '../archive/errors';
@@ -91,18 +92,9 @@ const TAR_EXTRACT_ONE = [
 
 /** Extracts one member (single-component name) into directory fd `dirFd` with GNU tar. */
 async function extractWithTar(dirFd: number, h: TarHeader, name: string, body: AsyncIterable<Buffer>): Promise<void> {
-  const child = spawn('tar', TAR_EXTRACT_ONE, { cwd: `/proc/self/fd/${dirFd}`, stdio: ['pipe', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d: string) => {
-    if (err.length < 4096) err += d;
-  });
-  const done = new Promise<number | null>((resolve, reject) => {
-    child.on('error', (e) => reject(new ArchiveError('system', `cannot run tar: ${errnoText(e)}`)));
-    child.on('close', (code) => resolve(code));
-  });
-  done.catch(() => undefined);
-  child.stdin.on('error', () => undefined);
+  const tar = startTar(TAR_EXTRACT_ONE, ['pipe', 'ignore'], { cwd: `/proc/self/fd/${dirFd}` });
+  const child = tar.child as typeof tar.child & { stdin: Writable };
+  const done = tar.done;
   const put = async (b: Buffer) => {
     if (!child.stdin.write(b)) await Promise.race([once(child.stdin, 'drain'), done]);
   };
@@ -114,7 +106,7 @@ async function extractWithTar(dirFd: number, h: TarHeader, name: string, body: A
   }
   child.stdin.end(endOfArchive());
   const code = await done;
-  if (code !== 0) throw new ArchiveError('system', `tar could not create ${h.path}: ${err.trim().split('\n')[0] ?? `exit ${code}`}`);
+  if (code !== 0) throw new ArchiveError('system', `tar could not create ${h.path}: ${tar.firstErrorLine() || `exit ${code}`}`);
 }
 
 /** Directory attributes applied after all members. */

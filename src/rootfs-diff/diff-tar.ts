@@ -5,7 +5,7 @@
  * not reach a plain rootfs, opaque directories become deletions, and overlay features whose data lives
  * outside the upper directory (redirect_dir, metacopy) are refused rather than silently lost.
  */
-import { spawn } from 'node:child_process';
+import { startTar } from '../archive/tar-process';
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -75,19 +75,9 @@ export async function writeDiffTar(
   const acc: DiffTarResult = { opaqueDirs: [], xattrWhiteouts: [], members: 0 };
   const tmp = path.join(path.dirname(path.resolve(outFile)), `.${path.basename(outFile)}.partial-${process.pid}`);
   const out = fs.createWriteStream(tmp, { flags: 'w', mode: 0o600 });
-  const tar = spawn('tar', tarListArgs(root), { stdio: ['pipe', 'pipe', 'pipe'] });
-  let tarErr = '';
-  tar.stderr.setEncoding('utf8');
-  tar.stderr.on('data', (d: string) => {
-    if (tarErr.length < 4096) tarErr += d;
-  });
-  const tarDone = new Promise<number | null>((resolve, reject) => {
-    tar.on('error', (err) => reject(new ArchiveError('system', `cannot run tar: ${errnoText(err)}`)));
-    tar.on('close', (code) => resolve(code));
-  });
-  tarDone.catch(() => undefined);
-  tar.stdin.on('error', () => undefined); // tar died early: its exit status tells
-  tar.stdin.end(paths.map((p) => `${p}\0`).join(''));
+  const tarProc = startTar(tarListArgs(root), ['pipe', 'pipe']);
+  const tar = tarProc.child;
+  tar.stdin!.end(paths.map((p) => `${p}\0`).join(''));
   const put = async (b: Buffer) => {
     if (!out.write(b)) await once(out, 'drain');
   };
@@ -101,9 +91,9 @@ export async function writeDiffTar(
       const pad = padding(kept.type === 'file' ? kept.size : 0);
       if (pad) await put(Buffer.alloc(pad));
     });
-    const code = await tarDone;
+    const code = await tarProc.done;
     // Exit 1 means "a file changed while being read": the diff would not be a consistent snapshot.
-    if (code !== 0) throw new ArchiveError('system', `tar of ${root} failed (exit ${code}): ${tarErr.trim().split('\n')[0] ?? ''}`);
+    if (code !== 0) throw new ArchiveError('system', `tar of ${root} failed (exit ${code}): ${tarProc.firstErrorLine()}`);
     await put(endOfArchive());
     out.end();
     await once(out, 'close');

@@ -21,6 +21,8 @@ import {
   uniqueSuffix,
   unmountBelow,
   waitFor,
+  expectCode,
+  uniqueName,
 } from './engine-env';
 
 /** Image name the OCI archive from scripts/engines/make-images.sh carries. */
@@ -133,6 +135,16 @@ disabled_plugins = [
   }
 
   /** Kills and deletes one container's task and the container (for t.after); errors ignored. */
+  /** A container id unique to this run, removed when test `t` ends. */
+  named(t: { after(fn: () => unknown): void }, what: string): string {
+    return uniqueName(t, what, (id) => this.remove(id));
+  }
+
+  /** Asserts exit status `code`, showing the command's output and the tail of containerd's log. */
+  expectCode(r: CommandResult, code: number, what: string): void {
+    expectCode(r, code, what, `\n--- containerd log tail ---\n${this.log().slice(-1500)}`);
+  }
+
   async remove(id: string): Promise<void> {
     await this.ctr(['tasks', 'kill', '--all', '--signal', 'SIGKILL', id]);
     await waitFor(async () => {

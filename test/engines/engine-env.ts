@@ -4,6 +4,7 @@
  * wrapped around the runtime (ENGINE_RUNTIME_LOG), and cleanup of mounts and cgroup dirs the engines leave.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -103,6 +104,32 @@ export function explain(r: CommandResult): string {
 /** A fresh directory under /tmp (not os.tmpdir(): TMPDIR may point somewhere the engines cannot bind). */
 export function makeTempDir(prefix: string): string {
   return fs.mkdtempSync(path.join('/tmp', prefix));
+}
+
+/** What node:test's test context offers for cleanup. */
+interface AfterHost {
+  after(fn: () => unknown): void;
+}
+
+/** A fresh directory under /tmp, removed when test `t` ends. */
+export function tempDirFor(t: AfterHost, prefix: string): string {
+  const dir = makeTempDir(prefix);
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Asserts exit status `code`; the message shows what the command said, plus `context` (e.g. a log tail). */
+export function expectCode(r: CommandResult, code: number, what: string, context = ''): void {
+  assert.equal(r.code, code, `${what}: ${explain(r)}${context}`);
+}
+
+let nameCounter = 0;
+
+/** A name unique to this test process, given to `remove` when test `t` ends. */
+export function uniqueName(t: AfterHost, what: string, remove: (name: string) => Promise<void>): string {
+  const name = `stasis-${what}-${process.pid}-${nameCounter++}`;
+  t.after(() => remove(name));
+  return name;
 }
 
 /** The two image files scripts/engines/make-images.sh produces. */

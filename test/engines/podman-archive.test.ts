@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CommandResult, buildImages, explain, makeTempDir, podmanSkip, removeImages, repoRoot, runtimeUnderTest, waitFor } from './engine-env';
+import { CommandResult, buildImages, makeTempDir, podmanSkip, removeImages, repoRoot, runtimeUnderTest, waitFor, expectCode } from './engine-env';
 import { PodmanHarness, openPodman, podmanImage as IMG } from './podman-harness';
 
 const CRIU = process.env.STASIS_CRIU || '/usr/local/lib/stasis/criu/criu';
@@ -76,7 +76,6 @@ describe('checkpoint archives between podman and stasis', { skip }, () => {
     const r = spawnSync('bash', ['-c', cmd], { stdio: 'ignore', timeout: 120_000 });
     return { code: r.status, signal: r.signal, stdout: '', stderr: '(stasis run -d output is not kept)', timedOut: r.error !== undefined };
   };
-  const expectCode = (r: CommandResult, code: number, what: string) => assert.equal(r.code, code, `${what}: ${explain(r)}`);
   const stasisCat = (id: string, file: string): string | undefined => {
     const r = stasis(['exec', id, 'cat', file]);
     return r.code === 0 ? r.stdout.trim() : undefined;

@@ -5,11 +5,10 @@
  * happened to the container, not just exit codes.
  */
 import { after, before, describe, test } from 'node:test';
-import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CommandResult, explain, makeTempDir, podmanSkip, removeImages, runtimeUnderTest, waitFor } from './engine-env';
+import { CommandResult, explain, podmanSkip, removeImages, runtimeUnderTest, waitFor, expectCode, tempDirFor } from './engine-env';
 import { PodmanHarness, openPodman, podmanImage as IMG } from './podman-harness';
 
 const slow = { timeout: 120_000 };
@@ -34,41 +33,25 @@ describe(`podman cgroup features --runtime ${runtimeUnderTest}`, { skip: podmanS
     removeImages();
   });
 
-  const named = (t: TestContext, what: string): string => {
-    const name = `stasis-cg-${what}-${process.pid}-${counter++}`;
-    t.after(() => pm.remove(name));
-    return name;
-  };
-  const outDir = (t: TestContext): string => {
-    const dir = makeTempDir('stasis-engine-out-');
-    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-    return dir;
-  };
-  const expectCode = (r: CommandResult, code: number, what: string) => assert.equal(r.code, code, `${what}: ${explain(r)}`);
-  const inspect = async (name: string, field: string): Promise<string> => {
-    const r = await pm.podman(['inspect', '--format', `{{${field}}}`, name]);
-    expectCode(r, 0, `inspect ${field}`);
-    return r.stdout.trim();
-  };
 
   test('pause stops the container (its counter stands still), unpause lets it go on', slow, async (t) => {
-    const name = named(t, 'pause');
-    const out = outDir(t);
+    const name = pm.named(t, 'pause');
+    const out = tempDirFor(t, 'stasis-engine-out-');
     expectCode(await pm.run(['-d', '--name', name, '-v', `${out}:/out`, IMG, 'sh', '-c', COUNTER]), 0, 'run -d');
     const read = () => Number((fs.existsSync(path.join(out, 'counter')) && fs.readFileSync(path.join(out, 'counter'), 'utf8').trim()) || 0);
     assert.ok(await waitFor(() => (read() > 2 ? true : undefined)), 'the counter runs');
     expectCode(await pm.podman(['pause', name]), 0, 'pause');
-    assert.equal(await inspect(name, '.State.Status'), 'paused');
+    assert.equal(await pm.inspect(name, '.State.Status'), 'paused');
     const at = read();
     await new Promise((r) => setTimeout(r, 1000));
     assert.ok(read() <= at + 1, `paused: counter went from ${at} to ${read()}`);
     expectCode(await pm.podman(['unpause', name]), 0, 'unpause');
-    assert.equal(await inspect(name, '.State.Status'), 'running');
+    assert.equal(await pm.inspect(name, '.State.Status'), 'running');
     assert.ok(await waitFor(() => (read() > at + 3 ? true : undefined)), 'the counter moves again');
   });
 
   test('stats reports the memory the container uses and its limit, and its pids', slow, async (t) => {
-    const name = named(t, 'stats');
+    const name = pm.named(t, 'stats');
     expectCode(await pm.run(['-d', '--name', name, '--memory', '100m', IMG, 'sh', '-c', 'sleep 1000 & sleep 1000 & wait']), 0, 'run -d');
     let r: CommandResult | undefined;
     await waitFor(async () => {
@@ -84,7 +67,7 @@ describe(`podman cgroup features --runtime ${runtimeUnderTest}`, { skip: podmanS
   });
 
   test('top lists every process of the container', slow, async (t) => {
-    const name = named(t, 'top');
+    const name = pm.named(t, 'top');
     expectCode(await pm.run(['-d', '--name', name, IMG, 'sh', '-c', 'sleep 1001 & sleep 1002 & wait']), 0, 'run -d');
     let top: CommandResult | undefined;
     await waitFor(async () => {
@@ -98,9 +81,9 @@ describe(`podman cgroup features --runtime ${runtimeUnderTest}`, { skip: podmanS
   });
 
   test('update changes the memory limit and the cpu shares in the cgroup', slow, async (t) => {
-    const name = named(t, 'update');
+    const name = pm.named(t, 'update');
     expectCode(await pm.run(['-d', '--name', name, '--memory', '100m', '--cpu-shares', '1024', IMG, 'sleep', '1000']), 0, 'run -d');
-    const pid = Number(await inspect(name, '.State.Pid'));
+    const pid = Number(await pm.inspect(name, '.State.Pid'));
     const mem = cgroupDir(pid, 'memory');
     const v2 = !mem.includes('/memory/');
     const memFile = path.join(mem, v2 ? 'memory.max' : 'memory.limit_in_bytes');

@@ -7,11 +7,10 @@
  * starts, so the engine, the runtime and conmon all use the same one.
  */
 import { after, before, describe, test } from 'node:test';
-import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CommandResult, explain, makeTempDir, podmanSkip, removeImages, runtimeUnderTest, waitFor } from './engine-env';
+import { makeTempDir, podmanSkip, removeImages, runtimeUnderTest, waitFor, expectCode } from './engine-env';
 import { PodmanHarness, openPodman, podmanImage as IMG } from './podman-harness';
 
 const CRIU = process.env.STASIS_CRIU || '/usr/local/lib/stasis/criu/criu';
@@ -40,17 +39,6 @@ describe(`podman checkpoint/restore --runtime ${runtimeUnderTest}`, { skip }, ()
     fs.rmSync(criuDir, { recursive: true, force: true });
   });
 
-  const named = (t: TestContext, what: string): string => {
-    const name = `stasis-ck-${what}-${process.pid}-${counter++}`;
-    t.after(() => pm.remove(name));
-    return name;
-  };
-  const expectCode = (r: CommandResult, code: number, what: string) => assert.equal(r.code, code, `${what}: ${explain(r)}`);
-  const inspect = async (name: string, field: string): Promise<string> => {
-    const r = await pm.podman(['inspect', '--format', `{{${field}}}`, name]);
-    expectCode(r, 0, `inspect ${field}`);
-    return r.stdout.trim();
-  };
   /** The counter the container wrote last, read through exec (undefined while it is not running). */
   const count = async (name: string): Promise<number | undefined> => {
     const r = await pm.podman(['exec', name, 'cat', '/tmp/count']);
@@ -65,19 +53,19 @@ describe(`podman checkpoint/restore --runtime ${runtimeUnderTest}`, { skip }, ()
     return v;
   };
   const userdata = async (name: string): Promise<string> => {
-    const id = await inspect(name, '.Id');
+    const id = await pm.inspect(name, '.Id');
     return path.join(pm.dir, 'root', 'vfs-containers', id, 'userdata');
   };
 
   test('checkpoint stops the container, restore continues its in-memory counter', slow, async (t) => {
-    const name = named(t, 'cycle');
+    const name = pm.named(t, 'cycle');
     expectCode(await pm.run(['-d', '--name', name, IMG, 'sh', '-c', COUNTER]), 0, 'run -d');
     const before = await countAbove(name, 20);
     expectCode(await pm.podman(['container', 'checkpoint', name]), 0, 'checkpoint');
-    assert.equal(await inspect(name, '.State.Status'), 'exited');
-    assert.equal(await inspect(name, '.State.Checkpointed'), 'true');
+    assert.equal(await pm.inspect(name, '.State.Status'), 'exited');
+    assert.equal(await pm.inspect(name, '.State.Checkpointed'), 'true');
     expectCode(await pm.podman(['container', 'restore', name]), 0, 'restore');
-    assert.equal(await inspect(name, '.State.Status'), 'running');
+    assert.equal(await pm.inspect(name, '.State.Status'), 'running');
     // A restart from scratch would be back near 1; the restored loop goes on from where it was.
     const after = await countAbove(name, before);
     assert.ok(after < before + 100, `counter jumped from ${before} to ${after}`);
@@ -86,16 +74,16 @@ describe(`podman checkpoint/restore --runtime ${runtimeUnderTest}`, { skip }, ()
   });
 
   test('--leave-running: the container keeps running and counting', slow, async (t) => {
-    const name = named(t, 'leave');
+    const name = pm.named(t, 'leave');
     expectCode(await pm.run(['-d', '--name', name, IMG, 'sh', '-c', COUNTER]), 0, 'run -d');
     const before = await countAbove(name, 5);
     expectCode(await pm.podman(['container', 'checkpoint', '--leave-running', name]), 0, 'checkpoint --leave-running');
-    assert.equal(await inspect(name, '.State.Status'), 'running');
+    assert.equal(await pm.inspect(name, '.State.Status'), 'running');
     await countAbove(name, before + 5);
   });
 
   test('--keep: the images and CRIU logs stay after checkpoint and restore', slow, async (t) => {
-    const name = named(t, 'keep');
+    const name = pm.named(t, 'keep');
     expectCode(await pm.run(['-d', '--name', name, IMG, 'sh', '-c', COUNTER]), 0, 'run -d');
     const before = await countAbove(name, 5);
     expectCode(await pm.podman(['container', 'checkpoint', '--keep', name]), 0, 'checkpoint --keep');
@@ -109,7 +97,7 @@ describe(`podman checkpoint/restore --runtime ${runtimeUnderTest}`, { skip }, ()
   });
 
   test('--tcp-established: a connection inside the container survives', slow, async (t) => {
-    const name = named(t, 'tcp');
+    const name = pm.named(t, 'tcp');
     // Server and client in the container; the client sends the counter over the connection.
     const script =
       'mkfifo /tmp/idle; exec 3<>/tmp/idle; nc -l -p 5000 <&3 > /tmp/got & usleep 300000; ' +
@@ -125,7 +113,7 @@ describe(`podman checkpoint/restore --runtime ${runtimeUnderTest}`, { skip }, ()
     await waitFor(async () => ((await received()).length > 3 ? true : undefined), 15_000);
     const refused = await pm.podman(['container', 'checkpoint', name]);
     assert.notEqual(refused.code, 0, 'an established connection was dumped without --tcp-established');
-    assert.equal(await inspect(name, '.State.Status'), 'running', 'a refused checkpoint stopped the container');
+    assert.equal(await pm.inspect(name, '.State.Status'), 'running', 'a refused checkpoint stopped the container');
     expectCode(await pm.podman(['container', 'checkpoint', '--tcp-established', name]), 0, 'checkpoint --tcp-established');
     expectCode(await pm.podman(['container', 'restore', '--tcp-established', name]), 0, 'restore --tcp-established');
     const atRestore = (await received()).length;

@@ -18,6 +18,8 @@ import {
   runtimeForEngine,
   uniqueSuffix,
   unmountBelow,
+  expectCode,
+  uniqueName,
 } from './engine-env';
 
 /** The image every Podman test runs, imported from scripts/engines/make-images.sh's rootfs.tar. */
@@ -104,6 +106,18 @@ runroot = "${p('runroot')}"
   }
 
   /** Force-removes a container (for t.after): no stop grace period, errors ignored. */
+  /** A container name unique to this run, force-removed when test `t` ends. */
+  named(t: { after(fn: () => unknown): void }, what: string): string {
+    return uniqueName(t, what, (n) => this.remove(n));
+  }
+
+  /** `podman inspect` of one Go-template field of `name` (the inspect must succeed). */
+  async inspect(name: string, field: string): Promise<string> {
+    const r = await this.podman(['inspect', '--format', `{{${field}}}`, name]);
+    expectCode(r, 0, `inspect ${field}`);
+    return r.stdout.trim();
+  }
+
   async remove(name: string): Promise<void> {
     await this.podman(['rm', '--force', '--time', '0', '--ignore', name]);
   }

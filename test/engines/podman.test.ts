@@ -4,16 +4,14 @@
  * did (output, exit status, files, signals seen), and removes its containers even when it fails.
  */
 import { after, before, describe, test } from 'node:test';
-import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { CommandResult, explain, freePort, makeTempDir, podmanSkip, removeImages, runtimeUnderTest, waitFor } from './engine-env';
+import { freePort, podmanSkip, removeImages, runtimeUnderTest, waitFor, expectCode, tempDirFor } from './engine-env';
 import { PodmanHarness, openPodman, podmanImage as IMG } from './podman-harness';
 
 const slow = { timeout: 120_000 };
-let counter = 0;
 
 describe(`podman --runtime ${runtimeUnderTest}`, { skip: podmanSkip }, () => {
   let pm: PodmanHarness;
@@ -25,28 +23,9 @@ describe(`podman --runtime ${runtimeUnderTest}`, { skip: podmanSkip }, () => {
     removeImages();
   });
 
-  /** A container name unique to this run, force-removed when the test ends. */
-  const named = (t: TestContext, what: string): string => {
-    const name = `stasis-${what}-${process.pid}-${counter++}`;
-    t.after(() => pm.remove(name));
-    return name;
-  };
 
-  /** A host dir for bind mounts, deleted when the test ends. */
-  const hostDir = (t: TestContext): string => {
-    const dir = makeTempDir('stasis-engine-vol-');
-    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-    return dir;
-  };
 
-  const expectCode = (r: CommandResult, code: number, what: string) => assert.equal(r.code, code, `${what}: ${explain(r)}`);
 
-  /** `podman inspect` of one Go-template field. */
-  const inspect = async (name: string, field: string): Promise<string> => {
-    const r = await pm.podman(['inspect', '--format', `{{${field}}}`, name]);
-    expectCode(r, 0, `inspect ${field}`);
-    return r.stdout.trim();
-  };
 
   /** Waits until the container's logs contain text; returns the logs. */
   const logsContaining = async (name: string, text: string): Promise<string> => {
@@ -78,14 +57,14 @@ describe(`podman --runtime ${runtimeUnderTest}`, { skip: podmanSkip }, () => {
   });
 
   test('run -d, then logs, inspect and the host view of the container process', slow, async (t) => {
-    const name = named(t, 'detached');
+    const name = pm.named(t, 'detached');
     const r = await pm.run(['-d', '--name', name, IMG, 'sh', '-c', 'echo first line; echo second line; exec sleep 1000']);
     expectCode(r, 0, 'run -d');
     assert.match(r.stdout.trim(), /^[0-9a-f]{64}$/, 'run -d prints the container id');
     const logs = await logsContaining(name, 'second line');
     assert.equal(logs, 'first line\nsecond line\n');
-    assert.equal(await inspect(name, '.State.Running'), 'true');
-    const pid = Number(await inspect(name, '.State.Pid'));
+    assert.equal(await pm.inspect(name, '.State.Running'), 'true');
+    const pid = Number(await pm.inspect(name, '.State.Pid'));
     assert.ok(pid > 0, `State.Pid ${pid}`);
     // The process Podman reports is real, is `sleep 1000`, and sits in namespaces of its own.
     assert.equal(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 2).join(' '), 'sleep 1000');
@@ -95,7 +74,7 @@ describe(`podman --runtime ${runtimeUnderTest}`, { skip: podmanSkip }, () => {
   });
 
   test('exec: output, exit code, and the same filesystem as the container', slow, async (t) => {
-    const name = named(t, 'exec');
+    const name = pm.named(t, 'exec');
     expectCode(await pm.run(['-d', '--name', name, IMG, 'sh', '-c', 'echo made-by-pid1 > /tmp/marker; exec sleep 1000']), 0, 'run -d');
     await waitFor(async () => ((await pm.podman(['exec', name, 'test', '-f', '/tmp/marker'])).code === 0 ? true : undefined));
     const r = await pm.podman(['exec', name, 'sh', '-c', 'echo $((6 * 7)); cat /tmp/marker; exit 5']);
@@ -109,7 +88,7 @@ describe(`podman --runtime ${runtimeUnderTest}`, { skip: podmanSkip }, () => {
   });
 
   test('ps and top list the running container and its process', slow, async (t) => {
-    const name = named(t, 'ps');
+    const name = pm.named(t, 'ps');
     expectCode(await pm.run(['-d', '--name', name, IMG, 'sleep', '1000']), 0, 'run -d');
     const ps = await pm.podman(['ps', '--format', '{{.Names}}|{{.Status}}|{{.Command}}']);
     expectCode(ps, 0, 'ps');
@@ -123,30 +102,30 @@ describe(`podman --runtime ${runtimeUnderTest}`, { skip: podmanSkip }, () => {
   });
 
   test('stop: SIGTERM reaches the container and its handler decides the exit code', slow, async (t) => {
-    const name = named(t, 'stop');
+    const name = pm.named(t, 'stop');
     const script = 'trap "echo got TERM; exit 42" TERM; echo ready; while :; do sleep 0.1; done';
     expectCode(await pm.run(['-d', '--name', name, IMG, 'sh', '-c', script]), 0, 'run -d');
     await logsContaining(name, 'ready');
     const started = Date.now();
     expectCode(await pm.podman(['stop', '--time', '20', name]), 0, 'stop');
     assert.ok(Date.now() - started < 15_000, 'stopped by SIGTERM, not by the SIGKILL after the grace period');
-    assert.equal(await inspect(name, '.State.Running'), 'false');
-    assert.equal(await inspect(name, '.State.ExitCode'), '42');
+    assert.equal(await pm.inspect(name, '.State.Running'), 'false');
+    assert.equal(await pm.inspect(name, '.State.ExitCode'), '42');
     assert.match(await logsContaining(name, 'got TERM'), /got TERM/);
   });
 
   test('kill: a chosen signal is delivered, then SIGKILL ends it with 137', slow, async (t) => {
-    const name = named(t, 'kill');
+    const name = pm.named(t, 'kill');
     const script = 'trap "echo got USR1" USR1; echo ready; while :; do sleep 0.1; done';
     expectCode(await pm.run(['-d', '--name', name, IMG, 'sh', '-c', script]), 0, 'run -d');
     await logsContaining(name, 'ready');
     expectCode(await pm.podman(['kill', '--signal', 'USR1', name]), 0, 'kill -s USR1');
     assert.match(await logsContaining(name, 'got USR1'), /got USR1/);
-    assert.equal(await inspect(name, '.State.Running'), 'true', 'USR1 was handled, the container lives on');
+    assert.equal(await pm.inspect(name, '.State.Running'), 'true', 'USR1 was handled, the container lives on');
     expectCode(await pm.podman(['kill', name]), 0, 'kill');
-    const state = await waitFor(async () => ((await inspect(name, '.State.Running')) === 'false' ? true : undefined));
+    const state = await waitFor(async () => ((await pm.inspect(name, '.State.Running')) === 'false' ? true : undefined));
     assert.ok(state, 'container stopped after SIGKILL');
-    assert.equal(await inspect(name, '.State.ExitCode'), '137');
+    assert.equal(await pm.inspect(name, '.State.ExitCode'), '137');
   });
 
   test('run -t: the process gets a terminal (tty prints /dev/pts/0)', slow, async () => {
@@ -156,20 +135,20 @@ describe(`podman --runtime ${runtimeUnderTest}`, { skip: podmanSkip }, () => {
   });
 
   test('restart: the container process runs again (a bind-mounted log gains a line)', slow, async (t) => {
-    const name = named(t, 'restart');
-    const data = hostDir(t);
+    const name = pm.named(t, 'restart');
+    const data = tempDirFor(t, 'stasis-engine-vol-');
     expectCode(await pm.run(['-d', '--name', name, '-v', `${data}:/data`, IMG, 'sh', '-c', 'echo start >> /data/starts; exec sleep 1000']), 0, 'run -d');
     const starts = () => (fs.existsSync(`${data}/starts`) ? fs.readFileSync(`${data}/starts`, 'utf8') : '');
     assert.equal(await waitFor(() => (starts() === 'start\n' ? starts() : undefined)), 'start\n');
-    const pidBefore = await inspect(name, '.State.Pid');
+    const pidBefore = await pm.inspect(name, '.State.Pid');
     expectCode(await pm.podman(['restart', '--time', '0', name]), 0, 'restart');
     assert.equal(await waitFor(() => (starts() === 'start\nstart\n' ? starts() : undefined)), 'start\nstart\n');
-    assert.equal(await inspect(name, '.State.Running'), 'true');
-    assert.notEqual(await inspect(name, '.State.Pid'), pidBefore, 'a new process');
+    assert.equal(await pm.inspect(name, '.State.Running'), 'true');
+    assert.notEqual(await pm.inspect(name, '.State.Pid'), pidBefore, 'a new process');
   });
 
   test('volume: a host dir bind-mounted in is readable and writes show up on the host', slow, async (t) => {
-    const data = hostDir(t);
+    const data = tempDirFor(t, 'stasis-engine-vol-');
     fs.writeFileSync(path.join(data, 'from-host'), 'written on the host\n');
     const r = await pm.run(['--rm', '-v', `${data}:/data`, IMG, 'sh', '-c', 'cat /data/from-host; echo written inside > /data/from-container']);
     expectCode(r, 0, 'run with -v');
@@ -194,7 +173,7 @@ describe(`podman --runtime ${runtimeUnderTest}`, { skip: podmanSkip }, () => {
   });
 
   test('port publish on 127.0.0.1: busybox httpd inside answers the host', slow, async (t) => {
-    const name = named(t, 'web');
+    const name = pm.named(t, 'web');
     const port = await freePort();
     // slirp4netns with its own port handler: no bridge, no iptables rules on the shared host.
     const r = await pm.run(['-d', '--name', name, '--network', 'slirp4netns:port_handler=slirp4netns', '-p', `127.0.0.1:${port}:8080`, IMG, 'httpd', '-f', '-p', '8080', '-h', '/www']);
