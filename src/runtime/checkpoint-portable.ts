@@ -9,6 +9,7 @@
  * not killed anything yet).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Context } from '../cli/context';
 import type { ContainerRecord } from '../state/record';
@@ -245,7 +246,23 @@ export async function exportContainer(ctx: Context, opts: CheckpointOptions, req
       const msg = err instanceof Error ? err.message : String(err);
       throw new RuntimeError('system', `checkpoint: ${msg}; the checkpoint is kept in ${dir} (restore --image-path ${dir})`);
     }
-    if (temporary) fs.rmSync(dir, { recursive: true, force: true });
+    if (temporary) {
+      // CRIU's log is what explains a failed dump: it outlives the temporary directory the error names.
+      const log = keepLog(dir, opts.id);
+      fs.rmSync(dir, { recursive: true, force: true });
+      if (log && err instanceof RuntimeError) throw new RuntimeError(err.code, err.message.split(path.join(dir, 'dump.log')).join(log));
+    }
     throw err;
+  }
+}
+
+/** Moves `<dir>/dump.log` to the temp directory; returns its new path, or undefined when there is none. */
+function keepLog(dir: string, id: string): string | undefined {
+  const log = path.join(os.tmpdir(), `stasis-checkpoint-${id}-${process.pid}.log`);
+  try {
+    fs.copyFileSync(path.join(dir, 'dump.log'), log);
+    return log;
+  } catch {
+    return undefined;
   }
 }
