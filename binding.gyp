@@ -14,6 +14,13 @@
       "libraries": ["-lseccomp"]
     },
     {
+      "target_name": "stasis-pagestream",
+      "type": "executable",
+      "sources": ["native/pagestream/pagestream.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2", "-pthread"],
+      "libraries": ["-lcrypto", "-pthread"]
+    },
+    {
       "target_name": "stasis_native",
       "sources": ["native/addon/addon.c", "native/addon/spawn.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"]

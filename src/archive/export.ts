@@ -13,7 +13,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { ArchiveError, errnoText } from './errors';
-import { startTar } from './tar-process';
+import { startTar, tarCreateArgs } from './tar-process';
+import { exportInPlace } from './export-in-place';
+import { finishStreamedArchive, type StreamedArchive } from './export-streamed';
 import { gzipStream, startZstd, zstdBinary, type Compression, type ZstdChild } from './compress';
 import { LAYOUT } from './layout';
 import { MANIFEST_FILE, readManifest, sizeMismatch, writeManifest, type Manifest, type ManifestOptions } from './manifest';
@@ -33,6 +35,18 @@ export interface ExportOptions {
   manifest?: ManifestOptions;
   /** Where progress goes (default process.stderr; drawn only on a terminal, after 1 s). */
   progress?: ProgressSink;
+  /**
+   * The directory is a temporary one, dropped after the export: without compression and verification its
+   * biggest image may become the archive itself (export-in-place.ts) instead of being copied into it.
+   */
+  consume?: boolean;
+  /** The memory images were streamed into this archive file during the dump (page-stream.ts): complete it. */
+  streamed?: StreamedArchive;
+}
+
+/** The name an archive has while it is being written (beside it, so the final rename stays on one filesystem). */
+export function partialArchivePath(file: string): string {
+  return path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.partial-${process.pid}`);
 }
 
 /** What exportCheckpoint made. */
@@ -42,24 +56,6 @@ export interface ExportResult {
   manifestSha256: string;
   /** Size of the archive file. */
   bytes: number;
-}
-
-/** The GNU tar command line for the directory, the manifest first (import reads it before anything else). */
-export function tarCreateArgs(dir: string, topLevel: readonly string[]): string[] {
-  return [
-    '--create',
-    '--file=-',
-    '--format=posix',
-    // No times in pax records: a strict import accepts only records whose damage it can detect.
-    '--pax-option=delete=atime,delete=ctime,delete=mtime',
-    '--sort=name',
-    '--numeric-owner',
-    '--hard-dereference', // two names of one image file become two members: import accepts only files
-    `--directory=${dir}`,
-    '--',
-    MANIFEST_FILE,
-    ...topLevel.filter((n) => n !== MANIFEST_FILE).sort(),
-  ];
 }
 
 /**
@@ -119,7 +115,15 @@ export async function exportCheckpoint(dir: string, file: string, opts: ExportOp
   const manifestSha256 = createHash('sha256').update(manifestBytes).digest('hex');
   const total = manifest.files.reduce((n, f) => n + f.size, 0);
 
-  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.partial-${process.pid}`);
+  if (opts.streamed) {
+    if (opts.compress !== 'none') throw new ArchiveError('usage', 'streamed images make an uncompressed archive only');
+    return { manifest, ...(await finishStreamedArchive(dir, file, opts.streamed)) };
+  }
+  const tmp = partialArchivePath(file);
+  if (opts.verify === false && opts.consume && opts.compress === 'none') {
+    const done = await exportInPlace(dir, file, tmp);
+    if (done) return { manifest, ...done };
+  }
   if (opts.verify === false) {
     await tarToFile(dir, tmp, opts.compress, new Progress(`export ${path.basename(file)}`, total, opts.progress));
     fs.renameSync(tmp, file);

@@ -25,16 +25,21 @@ const { createHash } = require('node:crypto');
 const { dir, pattern, intervalMs } = workerData;
 const follows = new RegExp(pattern);
 const files = new Map();
+const skipped = new Set();
 const buf = Buffer.allocUnsafe(1 << 20);
 function poll() {
   let names;
   try { names = fs.readdirSync(dir); } catch { return; }
   for (const name of names) {
-    if (!follows.test(name)) continue;
+    if (!follows.test(name) || skipped.has(name)) continue;
     let f = files.get(name);
     if (!f) {
-      try { f = { fd: fs.openSync(path.join(dir, name), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW), hash: createHash('sha256'), offset: 0 }; }
+      // Non-blocking: a FIFO (page-stream.ts) would block the open; it is not followed.
+      let fd;
+      try { fd = fs.openSync(path.join(dir, name), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK); }
       catch { continue; }
+      if (!fs.fstatSync(fd).isFile()) { fs.closeSync(fd); skipped.add(name); continue; }
+      f = { fd, hash: createHash('sha256'), offset: 0 };
       files.set(name, f);
     }
     const end = fs.fstatSync(f.fd).size;

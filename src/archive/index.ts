@@ -8,4 +8,6 @@ export * from './export';
 export * from './import';
 export * from './import-unverified';
 export * from './growing-hash';
+export { PageStream, manifestReserve, type StreamedMember } from './page-stream';
+export { unstream, type StreamedArchive } from './export-streamed';
 export { formatBytes } from './progress';

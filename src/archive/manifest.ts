@@ -53,6 +53,8 @@ export interface ManifestOptions {
   onBytes?: (n: number) => void;
   /** Hashes already computed (growing-hash.ts), used when the file still has the size they cover. */
   known?: KnownHashes;
+  /** Files that are no longer in the directory because they already are in the archive (page-stream.ts). */
+  inArchive?: ManifestFile[];
 }
 
 /** What `verifyCheckpointDir` found acceptable but worth saying. */
@@ -117,6 +119,11 @@ export async function createManifest(dir: string, opts: ManifestOptions = {}): P
     const { sha256, size } = known && known.size === f.size ? known : await sha256File(path.join(dir, f.path), opts.onBytes);
     files.push({ path: f.path, size, sha256 });
   }
+  for (const f of opts.inArchive ?? []) {
+    if (files.some((g) => g.path === f.path)) throw new ArchiveError('system', `${f.path} is both in the directory and in the archive`);
+    files.push(f);
+  }
+  files.sort((a, b) => comparePaths(a.path, b.path));
   return {
     version: 1,
     stasisVersion: opts.stasisVersion ?? STASIS_VERSION,

@@ -215,8 +215,13 @@ function putOctal(block: Buffer, start: number, len: number, value: number): boo
   return true;
 }
 
-/** The ustar block for `h` plus, when something does not fit in ustar, a pax header before it. */
-export function encodeHeader(h: TarHeader): Buffer {
+/**
+ * The ustar block for `h` plus, when something does not fit in ustar, a pax header before it. With
+ * `singleBlock` the result is always one block (a header written into a 512-byte hole): a size too big for
+ * octal is stored in GNU base-256 (read by GNU tar, Go's archive/tar and stasis), anything else that would
+ * need a pax record throws.
+ */
+export function encodeHeader(h: TarHeader, opts: { singleBlock?: boolean } = {}): Buffer {
   const records: Buffer[] = [];
   const block = Buffer.alloc(BLOCK);
   const nameBytes = Buffer.from(h.path, 'utf8');
@@ -229,7 +234,10 @@ export function encodeHeader(h: TarHeader): Buffer {
   if (!putOctal(block, 108, 8, h.uid)) records.push(paxRecord('uid', Buffer.from(String(h.uid))));
   if (!putOctal(block, 116, 8, h.gid)) records.push(paxRecord('gid', Buffer.from(String(h.gid))));
   const size = h.type === 'file' ? h.size : 0;
-  if (!putOctal(block, 124, 12, size)) records.push(paxRecord('size', Buffer.from(String(size))));
+  if (!putOctal(block, 124, 12, size)) {
+    if (opts.singleBlock) putBase256(block, 124, 12, size);
+    else records.push(paxRecord('size', Buffer.from(String(size))));
+  }
   putOctal(block, 136, 12, Math.max(0, h.mtime));
   if (!Number.isInteger(h.mtime)) records.push(paxRecord('mtime', Buffer.from(h.mtime.toFixed(9).replace(/0+$/, ''))));
   block.write(FLAG_BY_TYPE[h.type], 156, 'latin1');
@@ -247,6 +255,7 @@ export function encodeHeader(h: TarHeader): Buffer {
   for (const [name, value] of h.xattrs) records.push(paxRecord(XATTR_KEY + name, value));
   writeChecksum(block);
   if (records.length === 0) return block;
+  if (opts.singleBlock) throw new ArchiveError('usage', `tar member ${h.path}: does not fit in one header block`);
   const data = Buffer.concat(records);
   const pax = Buffer.alloc(BLOCK);
   pax.write(asciiStub(`PaxHeaders/${h.path.split('/').filter(Boolean).pop() ?? 'x'}`, 100), 0, 'latin1');
@@ -259,6 +268,16 @@ export function encodeHeader(h: TarHeader): Buffer {
   pax.write('ustar\x0000', 257, 'latin1');
   writeChecksum(pax);
   return Buffer.concat([pax, data, Buffer.alloc(padding(data.length)), block]);
+}
+
+/** GNU base-256: the first byte's high bit set, the number big-endian in the rest of the field. */
+function putBase256(block: Buffer, start: number, len: number, value: number): void {
+  let v = BigInt(value);
+  for (let i = start + len - 1; i > start; i--) {
+    block[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  block[start] = 0x80;
 }
 
 function writeChecksum(block: Buffer): void {

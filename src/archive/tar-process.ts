@@ -2,6 +2,7 @@
 import { spawn, type ChildProcessByStdio, type SpawnOptions } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { ArchiveError, errnoText } from './errors';
+import { MANIFEST_FILE } from './manifest';
 
 /** A running tar. */
 export interface TarProcess {
@@ -12,8 +13,33 @@ export interface TarProcess {
   firstErrorLine(): string;
 }
 
-/** Starts `tar args`; stderr is always captured (the first 4 KiB), stdin/stdout as `stdio` says. */
-export function startTar(args: readonly string[], stdio: ['ignore' | 'pipe', 'ignore' | 'pipe'], opts: Pick<SpawnOptions, 'cwd'> = {}): TarProcess {
+/**
+ * GNU tar's arguments to archive `names` (relative to `dir`) in a checkpoint archive's member format, onto
+ * stdout; with `manifestFirst` the manifest leads (import reads it before anything else).
+ */
+export function tarCreateArgs(dir: string, names: readonly string[], manifestFirst = true): string[] {
+  const rest = names.filter((n) => n !== MANIFEST_FILE).sort();
+  return [
+    '--create',
+    '--file=-',
+    '--format=posix',
+    // No times in pax records: a strict import accepts only records whose damage it can detect.
+    '--pax-option=delete=atime,delete=ctime,delete=mtime',
+    '--sort=name',
+    '--numeric-owner',
+    '--hard-dereference', // two names of one image file become two members: import accepts only files
+    `--directory=${dir}`,
+    '--',
+    ...(manifestFirst ? [MANIFEST_FILE] : []),
+    ...rest,
+  ];
+}
+
+/**
+ * Starts `tar args`; stderr is always captured (the first 4 KiB), stdin/stdout as `stdio` says (stdout may
+ * be an open file descriptor: tar then writes there itself).
+ */
+export function startTar(args: readonly string[], stdio: ['ignore' | 'pipe', 'ignore' | 'pipe' | number], opts: Pick<SpawnOptions, 'cwd'> = {}): TarProcess {
   const child = spawn('tar', args, { ...opts, stdio: [stdio[0], stdio[1], 'pipe'] }) as TarProcess['child'];
   let err = '';
   child.stderr.setEncoding('utf8');

@@ -15,7 +15,23 @@ import type { Context } from '../cli/context';
 import type { ContainerRecord } from '../state/record';
 import { StateStore } from '../state/store';
 import { LockMode } from '../state/lock';
-import { GrowingFileHasher, LAYOUT, imageFromAnnotations, exportCheckpoint, readHostInfo, type KnownHashes, makeConfigDump, writeLayoutFiles, writeManifest, type Compression } from '../archive';
+import {
+  GrowingFileHasher,
+  LAYOUT,
+  PageStream,
+  imageFromAnnotations,
+  exportCheckpoint,
+  manifestReserve,
+  partialArchivePath,
+  readHostInfo,
+  unstream,
+  type KnownHashes,
+  makeConfigDump,
+  writeLayoutFiles,
+  writeManifest,
+  type Compression,
+  type StreamedArchive,
+} from '../archive';
 import { diffAgainstBase, diffExclusions, diffOverlay, type RootfsDiff } from '../rootfs-diff';
 import { parseMountinfo } from '../util/mountinfo';
 import { resolveInRoot } from './checkpoint-rootfs';
@@ -68,11 +84,16 @@ export function compressionFor(file: string, flag?: string): Compression {
   return 'none';
 }
 
-/** Where a temporary portable directory may go: a tmpfs (when the images fit in it with room to spare), else beside the archive. */
-export function stagingBase(target: string, imagesBytes: number, shm = '/dev/shm'): string {
+/**
+ * Where a temporary portable directory goes. An uncompressed archive: beside it, on its filesystem, where
+ * the biggest image can become the archive without a copy (archive/export-in-place.ts). A compressed one: a
+ * tmpfs when the images fit in it with room to spare (they are read once, by the compressor), else beside.
+ */
+export function stagingBase(target: string, imagesBytes: number, compress: Compression, shm = '/dev/shm'): string {
+  if (compress === 'none') return path.dirname(target);
   try {
     const st = fs.statfsSync(shm);
-    // tmpfs only (0x01021994): the images are written once to memory and once, by tar, to the archive's disk.
+    // tmpfs only (0x01021994): the images are written once to memory and once, compressed, to the archive's disk.
     if (st.type === 0x01021994 && st.bavail * st.bsize > imagesBytes * 1.25 + (256 << 20)) return shm;
   } catch {
     /* no such tmpfs */
@@ -109,7 +130,8 @@ export function preparePortableDir(req: ExportRequest, imagesBytes = 1 << 30): {
     fs.mkdirSync(path.join(dir, LAYOUT.checkpointDir), { recursive: true, mode: 0o700 });
     return { dir, temporary: false };
   }
-  const dir = fs.mkdtempSync(path.join(stagingBase(target, imagesBytes), `.${path.basename(target)}.stasis-`));
+  const base = stagingBase(target, imagesBytes, compressionFor(req.file, req.compress));
+  const dir = fs.mkdtempSync(path.join(base, `.${path.basename(target)}.stasis-`));
   fs.mkdirSync(path.join(dir, LAYOUT.checkpointDir), { mode: 0o700 });
   return { dir, temporary: true };
 }
@@ -179,6 +201,8 @@ export async function finishExport(
   req: ExportRequest,
   criuPath: string,
   known?: KnownHashes,
+  consume = false,
+  streamed?: StreamedArchive,
 ): Promise<{ bytes: number; manifestSha256: string }> {
   mark('export: dump done');
   writeLayoutFiles(dir, {
@@ -196,10 +220,17 @@ export async function finishExport(
   fs.rmSync(path.join(dir, 'dump.log'), { force: true });
   const host = readHostInfo({ criu: criuPath });
   mark('export: host facts read');
-  await writeManifest(dir, { host, known });
+  const inArchive = streamed?.members.map((m) => ({ path: `${LAYOUT.checkpointDir}/${m.name}`, size: m.size, sha256: m.sha256 }));
+  await writeManifest(dir, { host, known, inArchive });
   mark('export: manifest written');
   // The manifest was just computed from these files by this process: no second hashing pass while streaming.
-  const r = await exportCheckpoint(dir, path.resolve(req.file), { compress: compressionFor(req.file, req.compress), verify: false });
+  // A temporary directory may give its biggest image to the archive instead of having it copied.
+  const r = await exportCheckpoint(dir, path.resolve(req.file), {
+    compress: compressionFor(req.file, req.compress),
+    verify: false,
+    consume,
+    streamed,
+  });
   mark('export: archive written');
   ctx.log.debug(`checkpoint: exported ${r.bytes} bytes to ${req.file} (manifest sha256 ${r.manifestSha256})`);
   return { bytes: r.bytes, manifestSha256: r.manifestSha256 };
@@ -216,36 +247,55 @@ export async function exportContainer(ctx: Context, opts: CheckpointOptions, req
   if (opts.linkRemap) {
     throw new RuntimeError('usage', 'checkpoint: --export cannot be used with --link-remap: criu links files into the rootfs during the dump, after its changes were recorded');
   }
-  compressionFor(req.file, req.compress); // a bad --compress fails before anything is frozen
+  const compress = compressionFor(req.file, req.compress); // a bad --compress fails before anything is frozen
   const { dir, temporary } = preparePortableDir(req, peekMemoryBytes(ctx, opts.id));
+  const images = path.join(dir, LAYOUT.checkpointDir);
   // The pages images are hashed while CRIU appends to them (growing-hash.ts), on the core it leaves free.
-  const hasher = new GrowingFileHasher(path.join(dir, LAYOUT.checkpointDir), `${LAYOUT.checkpointDir}/`, /^pages-\d+\.img$/);
+  const hasher = new GrowingFileHasher(images, `${LAYOUT.checkpointDir}/`, /^pages-\d+\.img$/);
+  // Into an uncompressed archive the memory goes straight from CRIU, written once (page-stream.ts).
+  let stream: PageStream | undefined;
+  let streamed: StreamedArchive | undefined;
   let dumped = false;
   try {
     const result = await checkpointContainer(ctx, {
       ...opts,
-      imagePath: path.join(dir, LAYOUT.checkpointDir),
+      imagePath: images,
       workPath: opts.workPath ?? dir,
       beforeDump: async (record) => {
         const rootfs = await captureRootfsChanges(record, dir, req.rootfsBase);
         if (rootfs.why) ctx.log.warn(`checkpoint: the rootfs changes are not recorded: ${rootfs.why}`);
+        if (temporary && compress === 'none') stream = startPageStream(ctx, record, images, req.file);
         hasher.start();
         return { rootfs };
       },
     });
     dumped = true;
     mark('export: container checkpointed');
-    const c = result.record;
-    await finishExport(ctx, c, dir, req, resolveCriu(ctx), await hasher.finish());
+    const known = await hasher.finish();
+    if (stream) {
+      const { members } = await stream.finish();
+      streamed = { archive: stream.archive, reserve: stream.reserve, members };
+      mark('export: pages streamed');
+    }
+    await finishExport(ctx, result.record, dir, req, resolveCriu(ctx), known, temporary, streamed);
     if (temporary) fs.rmSync(dir, { recursive: true, force: true });
     return result;
   } catch (err) {
     await hasher.abort();
     if (dumped && !opts.leaveRunning) {
-      // The container is gone: its only copy is this directory. Keep it and say where.
+      // The container is gone: its only copy is this directory (with its memory back from the partial archive).
       const msg = err instanceof Error ? err.message : String(err);
-      throw new RuntimeError('system', `checkpoint: ${msg}; the checkpoint is kept in ${dir} (restore --image-path ${dir})`);
+      let where = `the checkpoint is kept in ${dir} (restore --image-path ${dir})`;
+      try {
+        if (streamed) unstream(dir, streamed);
+        else await stream?.abort(); // the streamer itself failed: CRIU had written into the FIFOs
+      } catch (e) {
+        where = `its memory images are in ${streamed?.archive}, the rest in ${dir}: ${e instanceof Error ? e.message : String(e)}`;
+      }
+      throw new RuntimeError('system', `checkpoint: ${msg}; ${where}`);
     }
+    if (streamed) fs.rmSync(streamed.archive, { force: true });
+    else await stream?.abort();
     if (temporary) {
       // CRIU's log is what explains a failed dump: it outlives the temporary directory the error names.
       const log = keepLog(dir, opts.id);
@@ -254,6 +304,34 @@ export async function exportContainer(ctx: Context, opts: CheckpointOptions, req
     }
     throw err;
   }
+}
+
+/**
+ * FIFOs for the container's pages images and the streamer behind them, or undefined (the export then copies
+ * the images as before) when it cannot start. One FIFO per process: CRIU numbers pages images from 1.
+ */
+function startPageStream(ctx: Context, record: ContainerRecord, images: string, file: string): PageStream | undefined {
+  const n = Math.min(containerProcesses(record) ?? 8, 256);
+  const stream = new PageStream(images, partialArchivePath(file), manifestReserve(n), n);
+  try {
+    stream.start();
+    return stream;
+  } catch (err) {
+    ctx.log.debug(`checkpoint: memory images will be copied into the archive: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
+}
+
+/** How many processes the (frozen) container has, from its cgroup; undefined when it cannot be read. */
+export function containerProcesses(record: ContainerRecord): number | undefined {
+  for (const dir of Object.values(record.cgroup.paths)) {
+    try {
+      return fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).length;
+    } catch {
+      /* next controller */
+    }
+  }
+  return undefined;
 }
 
 /** Moves `<dir>/dump.log` to the temp directory; returns its new path, or undefined when there is none. */

@@ -8,55 +8,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { exportCheckpoint, importCheckpoint, makeConfigDump, writeLayoutFiles, writeManifest, type HostInfo } from '../../../src/archive';
+import { exportCheckpoint, importCheckpoint, type HostInfo } from '../../../src/archive';
+import { HOST, hasZstd, makeCheckpointDir, scratch, snapshot } from './layout-fixture';
 import { encodeHeader, endOfArchive, padding, type TarHeader } from '../../../src/archive/tar-format';
-
-const HOST: HostInfo = { arch: 'x86_64', kernel: '6.18.0', criuVersion: '4.2.1', cpuFeatures: ['avx', 'sse2'] };
-const hasZstd = spawnSync('zstd', ['--version']).status === 0;
-
-function scratch(t: { after(fn: () => void): void }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stasis-archive-it-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** A checkpoint directory in the archive layout, with a 3 MiB pseudo-random "pages" image. */
-async function makeCheckpointDir(base: string): Promise<string> {
-  const dir = path.join(base, 'ckpt');
-  fs.mkdirSync(path.join(dir, 'checkpoint'), { recursive: true });
-  const pages = Buffer.alloc(3 << 20);
-  for (let i = 0; i < pages.length; i += 4) pages.writeUInt32LE((i * 2654435761) >>> 0, i);
-  fs.writeFileSync(path.join(dir, 'checkpoint', 'pages-1.img'), pages);
-  fs.writeFileSync(path.join(dir, 'checkpoint', 'core-1.img'), 'core');
-  fs.writeFileSync(path.join(dir, 'checkpoint', `${'long-name-'.repeat(12)}.img`), 'long');
-  fs.writeFileSync(path.join(dir, 'stats-dump'), Buffer.from([1, 2, 3]));
-  fs.writeFileSync(path.join(dir, 'rootfs-diff.tar'), endOfArchive());
-  writeLayoutFiles(dir, {
-    spec: { ociVersion: '1.2.1', process: { args: ['sh'] } },
-    config: makeConfigDump({ id: 'web-1234567890abcdef', checkpointedTime: new Date() }),
-    deletedFiles: ['/etc/motd'],
-  });
-  await writeManifest(dir, { host: HOST });
-  return dir;
-}
-
-/** Every file under dir → its bytes (relative path keys). */
-function snapshot(dir: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const walk = (rel: string) => {
-    for (const name of fs.readdirSync(path.join(dir, rel))) {
-      const r = rel ? `${rel}/${name}` : name;
-      const st = fs.lstatSync(path.join(dir, r));
-      if (st.isDirectory()) walk(r);
-      else out.set(r, fs.readFileSync(path.join(dir, r)));
-    }
-  };
-  walk('');
-  return out;
-}
 
 for (const compress of ['none', 'gzip', 'zstd'] as const) {
   test(`export → import round trip (${compress})`, { skip: compress === 'zstd' && !hasZstd ? 'zstd not installed' : undefined }, async (t) => {

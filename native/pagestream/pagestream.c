@@ -1,0 +1,224 @@
+/*
+ * stasis-pagestream: moves CRIU's memory images straight into a checkpoint archive while CRIU dumps.
+ *
+ * stasis puts FIFOs where CRIU will write its pages-N.img files. This program reads them with splice(2)
+ * into the archive file (fd 3) from a given offset on, one stream after another, leaving a 512-byte hole
+ * before each for the tar header stasis writes once the size is known; a second thread hashes (sha256)
+ * what was spliced, reading it back from the page cache. The pages are thus written to disk once, in
+ * their final place, like a plain dump writes them: no second copy to build the archive.
+ *
+ * Mechanism only: what to stream, where, and what the archive looks like is decided by stasis
+ * (src/archive/page-stream.ts). A stream that starts while another is running goes to "<fifo>.spill"
+ * instead (CRIU writes one pages image at a time, so this is a fallback, not the plan).
+ *
+ *   stasis-pagestream OFFSET FIFO...       (archive open on fd 3; runs until stdin is closed)
+ *
+ * stdout, one line per FIFO when stdin closes:
+ *   member NAME HEADER_OFFSET SIZE SHA256    streamed into the archive (header goes at HEADER_OFFSET)
+ *   spill NAME SIZE SHA256                   streamed into NAME.spill
+ *   unused NAME                              never opened by a writer
+ * A failure prints "error STEP ERRNO MESSAGE" and exits 1.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ARCHIVE_FD 3
+#define HEADER_SLOT 512
+#define MAX_STREAMS 256
+#define CHUNK (1 << 20)
+
+enum state { WAITING, ACTIVE, SPILLING, DONE };
+
+struct stream {
+	const char *path;
+	int fd;        /* the FIFO, read end */
+	int out;       /* ARCHIVE_FD or the spill file */
+	enum state state;
+	int64_t header; /* where its tar header goes (archive streams) */
+	int64_t start;  /* first data byte in `out` */
+	int64_t size;   /* bytes spliced so far */
+	int ended;      /* its writer closed it */
+	EVP_MD_CTX *sha;
+};
+
+static struct stream streams[MAX_STREAMS];
+static int nstreams;
+
+/* What the hashing thread follows: one stream at a time, in order of completion. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t moved = PTHREAD_COND_INITIALIZER;
+static int quitting;
+
+static void fail(const char *step, int err, const char *what) {
+	printf("error %s %d %s: %s\n", step, err, what, strerror(err));
+	fflush(stdout);
+	exit(1);
+}
+
+/* Hashes every stream's bytes in `out` behind the splicing, as they land in the page cache. */
+static void *hasher(void *arg) {
+	(void)arg;
+	unsigned char *buf = malloc(CHUNK);
+	if (!buf) fail("hash", ENOMEM, "buffer");
+	int64_t done[MAX_STREAMS] = {0};
+	for (;;) {
+		int idle = 1;
+		for (int i = 0; i < nstreams; i++) {
+			struct stream *s = &streams[i];
+			pthread_mutex_lock(&lock);
+			int64_t avail = s->size;
+			pthread_mutex_unlock(&lock);
+			while (done[i] < avail) {
+				size_t n = (size_t)(avail - done[i] < CHUNK ? avail - done[i] : CHUNK);
+				ssize_t r = pread(s->out, buf, n, s->start + done[i]);
+				if (r <= 0) fail("hash", r < 0 ? errno : EIO, s->path);
+				if (!EVP_DigestUpdate(s->sha, buf, (size_t)r)) fail("hash", EIO, s->path);
+				done[i] += r;
+				idle = 0;
+			}
+		}
+		pthread_mutex_lock(&lock);
+		int caught_up = 1;
+		for (int i = 0; i < nstreams; i++)
+			if (done[i] < streams[i].size || (streams[i].state != DONE && streams[i].state != WAITING)) caught_up = 0;
+		if (quitting && caught_up) {
+			pthread_mutex_unlock(&lock);
+			break;
+		}
+		if (idle) pthread_cond_wait(&moved, &lock);
+		pthread_mutex_unlock(&lock);
+	}
+	free(buf);
+	return NULL;
+}
+
+/* Splices what the FIFO holds now; returns 1 at end of stream (writer gone, nothing left). */
+static int pump(struct stream *s) {
+	for (;;) {
+		loff_t off = s->start + s->size;
+		ssize_t n = splice(s->fd, NULL, s->out, &off, CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			pthread_mutex_lock(&lock);
+			s->size += n;
+			pthread_cond_signal(&moved);
+			pthread_mutex_unlock(&lock);
+			continue;
+		}
+		if (n == 0) return 1;
+		if (errno == EAGAIN) return 0;
+		if (errno == EINTR) continue;
+		fail("splice", errno, s->path);
+	}
+}
+
+int main(int argc, char **argv) {
+	if (argc < 3 || argc - 2 > MAX_STREAMS) {
+		fprintf(stderr, "usage: stasis-pagestream OFFSET FIFO... (archive on fd 3, at most %d FIFOs)\n", MAX_STREAMS);
+		return 2;
+	}
+	int64_t end = strtoll(argv[1], NULL, 10);
+	nstreams = argc - 2;
+	for (int i = 0; i < nstreams; i++) {
+		struct stream *s = &streams[i];
+		s->path = argv[i + 2];
+		/* Non-blocking: CRIU opens the FIFOs one by one, and poll reports POLLHUP only after a writer left. */
+		s->fd = open(s->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (s->fd < 0) fail("open", errno, s->path);
+		/* Fewer wake-ups per GiB; above the unprivileged limit the default stays. */
+		(void)fcntl(s->fd, F_SETPIPE_SZ, CHUNK);
+		s->sha = EVP_MD_CTX_new();
+		if (!s->sha || !EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL)) fail("hash", ENOMEM, s->path);
+	}
+	pthread_t th;
+	if (pthread_create(&th, NULL, hasher, NULL)) fail("thread", errno, "hasher");
+
+	struct pollfd fds[MAX_STREAMS + 1];
+	int active = -1, stdin_open = 1;
+	for (;;) {
+		int n = 0;
+		for (int i = 0; i < nstreams; i++) {
+			fds[i].fd = streams[i].state == DONE ? -1 : streams[i].fd;
+			fds[i].events = POLLIN;
+			fds[i].revents = 0;
+			n++;
+		}
+		fds[n].fd = stdin_open ? 0 : -1;
+		fds[n].events = POLLIN;
+		fds[n].revents = 0;
+		/* After stdin closed (CRIU is done), one last look: every writer has gone by then. */
+		int r = poll(fds, (nfds_t)n + 1, stdin_open ? -1 : 0);
+		if (r < 0 && errno == EINTR) continue;
+		if (r < 0) fail("poll", errno, "fifos");
+		for (int i = 0; i < nstreams; i++) {
+			struct stream *s = &streams[i];
+			if (!fds[i].revents || s->state == DONE) continue;
+			if (s->state == WAITING) {
+				if (active < 0) {
+					s->state = ACTIVE;
+					s->out = ARCHIVE_FD;
+					s->header = end;
+					s->start = end + HEADER_SLOT;
+					active = i;
+				} else {
+					char spill[4096];
+					snprintf(spill, sizeof spill, "%s.spill", s->path);
+					s->out = open(spill, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+					if (s->out < 0) fail("spill", errno, spill);
+					s->state = SPILLING;
+				}
+			}
+			if (pump(s)) {
+				pthread_mutex_lock(&lock);
+				s->state = DONE;
+				s->ended = 1;
+				pthread_cond_signal(&moved);
+				pthread_mutex_unlock(&lock);
+				if (i == active) {
+					end = s->start + s->size;
+					end += (HEADER_SLOT - end % HEADER_SLOT) % HEADER_SLOT;
+					active = -1;
+				}
+			}
+		}
+		if (stdin_open && fds[n].revents) {
+			char c[64];
+			ssize_t k = read(0, c, sizeof c);
+			if (k <= 0) stdin_open = 0;
+			continue;
+		}
+		if (!stdin_open) break;
+	}
+	pthread_mutex_lock(&lock);
+	quitting = 1;
+	pthread_cond_signal(&moved);
+	pthread_mutex_unlock(&lock);
+	pthread_join(th, NULL);
+
+	for (int i = 0; i < nstreams; i++) {
+		struct stream *s = &streams[i];
+		const char *name = strrchr(s->path, '/') ? strrchr(s->path, '/') + 1 : s->path;
+		if (s->state == WAITING) {
+			printf("unused %s\n", name);
+			continue;
+		}
+		if (s->state != DONE) fail("finish", EPIPE, s->path); /* a writer still holds it open */
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int len = 0;
+		char hex[2 * EVP_MAX_MD_SIZE + 1];
+		if (!EVP_DigestFinal_ex(s->sha, md, &len)) fail("hash", EIO, s->path);
+		for (unsigned int k = 0; k < len; k++) sprintf(hex + 2 * k, "%02x", md[k]);
+		if (s->out == ARCHIVE_FD) printf("member %s %lld %lld %s\n", name, (long long)s->header, (long long)s->size, hex);
+		else printf("spill %s %lld %s\n", name, (long long)s->size, hex);
+	}
+	fflush(stdout);
+	return 0;
+}

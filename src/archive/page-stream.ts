@@ -1,0 +1,169 @@
+/**
+ * Memory images streamed into the archive while CRIU dumps (native/pagestream/pagestream.c does the moving).
+ *
+ * An uncompressed archive stores each member's bytes as they are, after a 512-byte header: if CRIU's pages
+ * images land at their final offsets in the archive file, the archive costs what a plain dump costs. CRIU
+ * names its memory images pages-1.img, pages-2.img… and writes them one at a time by appending; stasis puts
+ * FIFOs under those names before the dump, and stasis-pagestream splices each into the archive behind a
+ * hole for its header, hashing it as it lands. After the dump the manifest goes into the space reserved at
+ * the start, the headers into their holes, and GNU tar appends the rest (export-streamed.ts).
+ *
+ * Streams that do not fit this plan degrade, never fail: a stream that starts while another runs is
+ * spilled to a regular file; images beyond the FIFOs made are written by CRIU as usual; both go into the
+ * archive by tar like every other file.
+ */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { packageRoot } from '../helper/paths';
+import { native } from '../native';
+import { ArchiveError, errnoText } from './errors';
+import { BLOCK } from './tar-format';
+
+/** One pages image that went into the archive. */
+export interface StreamedMember {
+  /** File name in the image directory (pages-N.img). */
+  name: string;
+  /** Archive offset of its 512-byte header hole; the data follows it. */
+  header: number;
+  size: number;
+  sha256: string;
+}
+
+/** What the streamer reported at the end. */
+export interface PageStreamResult {
+  /** Images now inside the archive file (removed from the image directory). */
+  members: StreamedMember[];
+  /** Images that were spilled, now regular files in the image directory. */
+  spilled: string[];
+}
+
+/** The stasis-pagestream executable. */
+export function pagestreamPath(): string {
+  return process.env.STASIS_PAGESTREAM || path.join(packageRoot(), 'build', 'Release', 'stasis-pagestream');
+}
+
+/** Bytes reserved at the archive's start for the manifest, for a container of `processes` processes. Pure. */
+export function manifestReserve(processes: number): number {
+  // ~130 bytes per manifest entry, about a dozen images per process, plus the fixed files: generous.
+  return 64 * 1024 + Math.ceil((Math.max(1, processes) * 4096) / 4096) * 4096;
+}
+
+/** Parses the streamer's report (see pagestream.c). Pure. */
+export function parseStreamReport(text: string): { members: StreamedMember[]; spills: { name: string; size: number; sha256: string }[]; unused: string[] } {
+  const out = { members: [] as StreamedMember[], spills: [] as { name: string; size: number; sha256: string }[], unused: [] as string[] };
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const f = line.split(' ');
+    if (f[0] === 'member' && f.length === 5) out.members.push({ name: f[1], header: Number(f[2]), size: Number(f[3]), sha256: f[4] });
+    else if (f[0] === 'spill' && f.length === 4) out.spills.push({ name: f[1], size: Number(f[2]), sha256: f[3] });
+    else if (f[0] === 'unused' && f.length === 2) out.unused.push(f[1]);
+    else if (f[0] === 'error') throw new ArchiveError('system', `page streaming failed: ${line.slice('error '.length)}`);
+    else throw new ArchiveError('system', `page streaming: unexpected report line ${JSON.stringify(line)}`);
+  }
+  for (const m of out.members) {
+    if (!Number.isSafeInteger(m.header) || m.header % BLOCK !== 0 || !Number.isSafeInteger(m.size)) {
+      throw new ArchiveError('system', `page streaming: bad offsets for ${m.name}`);
+    }
+  }
+  return out;
+}
+
+/** FIFOs for pages-1.img … pages-N.img, the streamer reading them into `archive` from `reserve` on. */
+export class PageStream {
+  private child: ChildProcessByStdio<Writable, Readable, Readable> | undefined;
+  private fd: number | undefined;
+  private readonly fifos: string[];
+  private stdout = '';
+  private stderr = '';
+  private exited: Promise<number | null> | undefined;
+
+  constructor(
+    private readonly imagesDir: string,
+    /** The archive being made (created here, exclusively). */
+    readonly archive: string,
+    /** Where the first image's header goes: the room kept for the manifest before it. */
+    readonly reserve: number,
+    count: number,
+  ) {
+    this.fifos = Array.from({ length: Math.max(1, count) }, (_, i) => path.join(imagesDir, `pages-${i + 1}.img`));
+  }
+
+  /** Makes the FIFOs and starts the streamer. Throws (having undone its part) when it cannot. */
+  start(): void {
+    try {
+      for (const f of this.fifos) native().mkfifo(f, 0o600);
+    } catch (err) {
+      this.removeFifos();
+      throw new ArchiveError('system', `cannot make fifos in ${this.imagesDir}: ${errnoText(err)}`);
+    }
+    try {
+      this.fd = fs.openSync(this.archive, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+      const child = spawn(pagestreamPath(), [String(this.reserve), ...this.fifos], { stdio: ['pipe', 'pipe', 'pipe', this.fd] }) as unknown as ChildProcessByStdio<Writable, Readable, Readable>;
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+      child.stdin.on('error', () => undefined); // it died: its exit status says why
+      this.exited = new Promise((resolve, reject) => {
+        child.on('error', (e) => reject(new ArchiveError('system', `cannot run ${pagestreamPath()}: ${errnoText(e)}`)));
+        child.on('close', (code) => resolve(code));
+      });
+      this.exited.catch(() => undefined);
+      this.child = child;
+    } catch (err) {
+      this.cleanup();
+      throw err instanceof ArchiveError ? err : new ArchiveError('system', `cannot start streaming pages to ${this.archive}: ${errnoText(err)}`);
+    }
+  }
+
+  /**
+   * After CRIU has exited (no writer left): lets the streamer drain and report. Streamed images leave the
+   * image directory (they are in the archive), spilled ones take their names, unused FIFOs go.
+   */
+  async finish(): Promise<PageStreamResult> {
+    const child = this.child;
+    if (!child) throw new ArchiveError('system', 'page streaming was not started');
+    child.stdin.end();
+    const code = await this.exited;
+    this.child = undefined;
+    this.closeFd();
+    const report = parseStreamReport(this.stdout);
+    if (code !== 0) throw new ArchiveError('system', `page streaming failed (exit ${code}): ${this.stderr.trim().split('\n')[0] ?? ''}`);
+    for (const s of report.spills) fs.renameSync(path.join(this.imagesDir, `${s.name}.spill`), path.join(this.imagesDir, s.name));
+    this.removeFifos();
+    return { members: report.members, spilled: report.spills.map((s) => s.name) };
+  }
+
+  /** Stops streaming and removes the FIFOs, spill files and the archive (the dump failed). */
+  async abort(): Promise<void> {
+    if (this.child) {
+      this.child.kill('SIGKILL');
+      await this.exited?.catch(() => undefined);
+      this.child = undefined;
+    }
+    this.cleanup();
+    for (const f of this.fifos) fs.rmSync(`${f}.spill`, { force: true });
+  }
+
+  private cleanup(): void {
+    this.closeFd();
+    fs.rmSync(this.archive, { force: true });
+    this.removeFifos();
+  }
+
+  private closeFd(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  /** Removes what is still a FIFO among ours (a spilled image has replaced its FIFO by then). */
+  private removeFifos(): void {
+    for (const f of this.fifos) {
+      try {
+        if (fs.lstatSync(f).isFIFO()) fs.unlinkSync(f);
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * `checkpoint --export F.tar` of a real container with several processes: CRIU's memory images go through
+ * FIFOs straight into the archive (src/archive/page-stream.ts), one member per process, and the restored
+ * processes still hold the memory they had (each keeps checking a random buffer it holds and writes the
+ * checksum).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { World, skipReason, waitFor } from '../checkpoint/harness';
+
+const skip = skipReason();
+
+/** Three workers each hold ~1 MiB of random text in a shell variable and write its md5 every 100 ms. */
+const SCRIPT = [
+  'for k in 1 2 3; do (x=$(head -c 786432 /dev/urandom | base64 -w0); while :; do echo "$x" | md5sum > /tmp/m$k.new; mv /tmp/m$k.new /tmp/m$k; usleep 100000; done) & done',
+  'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; usleep 50000; done',
+].join('; ');
+
+test('--export to an uncompressed archive streams every process memory image into it; the memory comes back', { skip }, async (t) => {
+  const w = new World(SCRIPT);
+  t.after(() => w.cleanup());
+  const id = w.id('streamed');
+  w.ok(['run', '-d', '--bundle', w.bundle, id]);
+  const sums = () => [1, 2, 3].map((k) => {
+    try {
+      return fs.readFileSync(path.join(w.bundle, 'rootfs', 'tmp', `m${k}`), 'utf8');
+    } catch {
+      return '';
+    }
+  });
+  await waitFor('the workers to hash their memory', () => sums().every((s) => s.length > 0) && w.count() > 2);
+  const before = sums();
+
+  const archive = w.images('c.tar');
+  process.env.STASIS_TRACE = '1';
+  let err: string;
+  try {
+    const r = w.stasis(['checkpoint', '--export', archive, id]);
+    assert.equal(r.status, 0, r.stderr);
+    err = r.stderr;
+  } finally {
+    delete process.env.STASIS_TRACE;
+  }
+  assert.match(err, /export: pages streamed/, 'the images went through the FIFOs');
+  const list = spawnSync('tar', ['-tf', archive], { encoding: 'utf8' }).stdout.split('\n');
+  const pages = list.filter((n) => /^checkpoint\/pages-\d+\.img$/.test(n));
+  assert.ok(pages.length >= 4, `one pages image per process: ${pages.join(' ')}`);
+  assert.deepEqual(list.slice(0, 2), ['stasis-manifest.json', 'checkpoint/']);
+  assert.deepEqual(fs.readdirSync(path.dirname(archive)).filter((n) => n.includes('partial') || n.includes('.stasis-')), [], 'nothing temporary is left');
+
+  for (const k of [1, 2, 3]) fs.rmSync(path.join(w.bundle, 'rootfs', 'tmp', `m${k}`));
+  w.ok(['restore', '-d', '--import', archive, '--bundle', w.bundle, id]);
+  assert.equal(w.state(id)?.status, 'running');
+  await waitFor('the restored workers to hash their memory again', () => sums().every((s) => s.length > 0));
+  assert.deepEqual(sums(), before, 'every worker still holds the bytes it had');
+});
