@@ -56,6 +56,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   // Shared mount namespace: remember what was mounted at the rootfs before us (see host-mounts.ts).
   const hostMountBase = sharesHostMounts(spec) ? hostMountsAt(rootfs) : undefined;
   const lock = store.claim(opts.id);
+  mark('id claimed');
   faultPoint('create:claimed');
   let cgroup: CgroupManager | undefined;
   let pid: number | undefined;
@@ -67,8 +68,10 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       spec.process.consoleSize ??= ownTerminalSize();
     }
     cgroup = usableCgroup(ctx, spec, newContainerCgroup(spec, opts.id));
+    mark('cgroup resolved');
     const fifo = store.fifoPath(opts.id);
     native().mkfifo(fifo, 0o622);
+    mark('fifo made');
     const cgroupJoin = cgroup && selfJoinTaskFiles(cgroup, spec);
     const plan = buildInitPlan({
       spec,
@@ -119,7 +122,9 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
           return {
             continue: true,
             after: () => {
+              mark('state write');
               lock.write(record);
+              mark('state written');
               faultPoint('create:setup');
             },
           };
