@@ -18,7 +18,7 @@ import { requireStatus } from './lifecycle';
 import { openContainerCgroup, selfJoinTaskFiles } from './cgroup';
 import { detachFromHelper } from './create';
 import { RuntimeError, errnoText } from './errors';
-import { faultPoint } from './trace';
+import { faultPoint, mark } from './trace';
 import { closeTerminalSocket, openTerminalSocket, ownTerminalSize, proxyTerminal, receiveMaster, type TerminalProxy, type TerminalSocket } from './terminal';
 
 /** What the exec flags say about the new process. */
@@ -53,6 +53,7 @@ export async function execInContainer(ctx: Context, o: ExecOptions): Promise<num
     },
     LockMode.Shared,
   );
+  mark('exec: container loaded');
   const proc = buildProcess(spec, o);
   if (proc.terminal && !o.consoleSocket && o.detach) {
     throw new RuntimeError('usage', 'exec: cannot allocate a terminal for a detached process without --console-socket');
@@ -75,6 +76,7 @@ export async function execInContainer(ctx: Context, o: ExecOptions): Promise<num
     rootless: ctx.rootless,
     cgroupJoin,
   });
+  mark('plan built');
   let execPid = 0;
   const forward = (sig: NodeJS.Signals) => {
     if (execPid) {
@@ -104,6 +106,7 @@ export async function execInContainer(ctx: Context, o: ExecOptions): Promise<num
       terminal = proxyTerminal(receiveMaster(term));
       closeTerminalSocket(term);
     }
+    mark('helper ready');
     if (o.pidFile && execPid) writeFileAtomic(path.resolve(o.pidFile), String(execPid), 0o644);
     if (o.detach) {
       detachFromHelper(launched);
