@@ -42,4 +42,7 @@ function loadCached(file) {
 
 // The split bundles (checkpoint, restore: src/cli/main.ts loadSplit) are loaded the same way, through this.
 globalThis.stasisRequireWithCodeCache = loadCached;
-(loadCached(file) ?? require(file)).main(process.argv.slice(2)).then((code) => process.exit(code), () => process.exit(1));
+const cli = loadCached(file) ?? require(file);
+// exitProcess ends with _exit(2) when nothing is left to flush (src/cli/exit.ts); an older bundle has none.
+const exit = typeof cli.exitProcess === 'function' ? cli.exitProcess : process.exit;
+cli.main(process.argv.slice(2)).then((code) => exit(code), () => exit(1));

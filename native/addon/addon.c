@@ -519,6 +519,8 @@ NAPI_MODULE_INIT() {
   export_fn(env, exports, "waitPid", js_wait_pid);
   export_fn(env, exports, "spawn", js_spawn);
   export_fn(env, exports, "streamPair", js_stream_pair);
+  export_fn(env, exports, "sealedCopy", js_sealed_copy);
+  export_fn(env, exports, "exitNow", js_exit_now);
   export_fn(env, exports, "replaceCgroupDeviceProgram", js_replace_cgroup_device_program);
   /* The flock operation bits, so TypeScript does not hard-code them. */
   napi_set_named_property(env, exports, "LOCK_SH", make_int(env, LOCK_SH));

@@ -17,4 +17,6 @@ int get_fd_array(napi_env env, napi_value v, int *out);
 /* spawn.c */
 napi_value js_spawn(napi_env env, napi_callback_info info);
 napi_value js_stream_pair(napi_env env, napi_callback_info info);
+napi_value js_sealed_copy(napi_env env, napi_callback_info info);
+napi_value js_exit_now(napi_env env, napi_callback_info info);
 #endif

@@ -8,6 +8,9 @@ import type { Context } from './context';
 import { Logger, type LogFormat } from './log';
 import { RuntimeError } from '../runtime/errors';
 import { mark } from '../runtime/trace';
+import { exitProcess, trackStdio } from './exit';
+
+export { exitProcess };
 
 import { STASIS_VERSION as VERSION } from '../version';
 const SPEC_VERSION = '1.2.1';
@@ -82,6 +85,7 @@ function commandHelp(cmd: Command): string {
 
 /** Runs the CLI and resolves to the exit status. Never throws. */
 export async function main(argv: string[]): Promise<number> {
+  trackStdio();
   mark('main');
   let log = new Logger(undefined, 'text', false);
   try {
@@ -101,6 +105,7 @@ export async function main(argv: string[]): Promise<number> {
     const entry = COMMANDS[name];
     if (!entry) throw new RuntimeError('usage', `no such command: ${name}`);
     const cmd = entry.load();
+    mark('command loaded');
     const { flags, rest: args } = parseFlags(cmdArgv, { ...cmd.flags, help: { type: 'boolean', short: 'h', help: 'show help' } }, name);
     if (bool(flags, 'help')) {
       process.stdout.write(commandHelp(cmd));

@@ -83,6 +83,15 @@ export interface LaunchResult {
   output: (Promise<Buffer> | undefined)[];
 }
 
+/** A sealed memfd copy of the helper (close-on-exec), or -1 when none can be made (the helper then makes its own). */
+function sealedHelper(n: ReturnType<typeof native>): number {
+  try {
+    return n.sealedCopy(helperPath());
+  } catch {
+    return -1;
+  }
+}
+
 /**
  * Runs a plan. Resolves at `ready` (or at `exit` if the child ended before ready), rejects with a
  * HelperStepError at an `error` event, or with a plain Error if the helper died without saying why.
@@ -90,6 +99,7 @@ export interface LaunchResult {
 export function launch(steps: readonly Step[], opts: LaunchOptions = {}): Promise<LaunchResult> {
   // Encode first: a plan that cannot be encoded must fail before any process exists.
   const planFrame = encodeFrame(Frame.PLAN, encodePlan(steps));
+  mark('plan encoded');
   const n = native();
   const [ctl, ctlTheirs] = n.streamPair();
   // The log fd is a socket only when someone reads it: otherwise /dev/null, so the helper's debug line per
@@ -126,14 +136,19 @@ export function launch(steps: readonly Step[], opts: LaunchOptions = {}): Promis
   const keepAlive = setInterval(reap, 1000);
   // setsid (detached): the helper gets its own session and process group, so a terminal's Ctrl-C reaches
   // only stasis, which forwards it once to the container instead of the container getting it twice.
+  // The helper runs only from a sealed memfd copy of itself (native/helper/seal.c). Made here, the copy
+  // spares the helper its own copy and re-exec (an execve and a dynamic link); should it fail, the helper
+  // still seals itself.
+  const sealed = sealedHelper(n);
   try {
-    pidOfHelper = n.spawn(helperPath(), [helperPath(), 'run'], env, fds, true);
+    pidOfHelper = n.spawn(helperPath(), [helperPath(), 'run'], env, fds, true, sealed);
   } catch (err) {
     process.off('SIGCHLD', reap);
     clearInterval(keepAlive);
     for (const fd of [ctl, logOurs, ...temp, ...pipes]) if (fd >= 0) fs.closeSync(fd);
     return Promise.reject(new Error(`cannot start the helper ${helperPath()}: ${(err as Error).message}`));
   } finally {
+    if (sealed >= 0) fs.closeSync(sealed);
     // Their ends now live in the helper; ours would keep ctl from ever reaching end-of-file.
     if (pidOfHelper) for (const fd of temp) fs.closeSync(fd);
   }

@@ -51,3 +51,8 @@ export function native(): StasisNative {
   cached = narrowNative(mod, file);
   return cached;
 }
+
+/** The addon if this process has already loaded it, else undefined (loading it just to use it is not worth it). */
+export function loadedNative(): StasisNative | undefined {
+  return cached;
+}

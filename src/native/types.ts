@@ -35,11 +35,16 @@ export interface StasisNative {
   waitPid(pid: number, noHang?: boolean): { pid: number; code: number | null; signal: number | null } | null;
   /**
    * posix_spawn(3) (vfork-style: Node is not forked). Child fd i is a copy of fds[i] (-1: closed); signal
-   * mask empty and dispositions default in the child; setsid puts it in a new session. Returns its pid.
+   * mask empty and dispositions default in the child; setsid puts it in a new session. With execFd, the
+   * child executes that open file (e.g. a sealedCopy) instead of path. Returns its pid.
    */
-  spawn(path: string, argv: readonly string[], env: readonly string[], fds: readonly number[], setsid: boolean): number;
+  spawn(path: string, argv: readonly string[], env: readonly string[], fds: readonly number[], setsid: boolean, execFd?: number): number;
   /** A connected AF_UNIX SOCK_STREAM pair, both ends close-on-exec. */
   streamPair(): [number, number];
+  /** A close-on-exec memfd with a copy of the file at path, sealed (seal, shrink, grow, write). */
+  sealedCopy(path: string): number;
+  /** _exit(2) with code: no Node teardown. Only when no output is pending (see cli/exit.ts). */
+  exitNow(code: number): never;
   /** TIOCSWINSZ: sets a terminal's size (rows, columns). */
   setWinsize(fd: number, rows: number, cols: number): void;
   /** mkfifo(3) with exactly `mode` (the umask is undone). */
@@ -69,6 +74,8 @@ export const NATIVE_FUNCTIONS = [
   'waitPid',
   'spawn',
   'streamPair',
+  'sealedCopy',
+  'exitNow',
   'mkfifo',
   'setWinsize',
 ] as const;

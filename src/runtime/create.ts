@@ -34,6 +34,8 @@ export interface CreateOptions {
   preserveFds: number;
   /** `run` without --detach: the helper stays as the container's parent and reports its exit. */
   foreground: boolean;
+  /** `run`: keep the container locked when create returns (Created.lock), to start it without reloading it. */
+  holdLock?: boolean;
 }
 
 /** A created container: its record and, for foreground runs, the helper still waiting on it. */
@@ -42,6 +44,9 @@ export interface Created {
   launched: LaunchResult;
   /** The pty master when stasis proxies the terminal (foreground, terminal, no --console-socket). */
   master?: number;
+  /** With CreateOptions.holdLock: the container's lock, still held (the caller releases it). */
+  lock?: LockedContainerDir;
+  store: StateStore;
 }
 
 /** Creates a container; leaves nothing behind when it fails. */
@@ -56,19 +61,24 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   // Shared mount namespace: remember what was mounted at the rootfs before us (see host-mounts.ts).
   const hostMountBase = sharesHostMounts(spec) ? hostMountsAt(rootfs) : undefined;
   const lock = store.claim(opts.id);
+  mark('id claimed');
   faultPoint('create:claimed');
   let cgroup: CgroupManager | undefined;
   let pid: number | undefined;
   let launched: LaunchResult | undefined;
   let term: TerminalSocket | undefined;
+  // state.json written at the setup sync, its fsyncs still running (see onSync): awaited before the lock goes.
+  let stateWritten: Promise<void> | undefined;
   try {
     if (spec.process?.terminal && !opts.consoleSocket && opts.foreground) {
       term = openTerminalSocket();
       spec.process.consoleSize ??= ownTerminalSize();
     }
     cgroup = usableCgroup(ctx, spec, newContainerCgroup(spec, opts.id));
+    mark('cgroup resolved');
     const fifo = store.fifoPath(opts.id);
     native().mkfifo(fifo, 0o622);
+    mark('fifo made');
     const cgroupJoin = cgroup && selfJoinTaskFiles(cgroup, spec);
     const plan = buildInitPlan({
       spec,
@@ -114,13 +124,19 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
           }
           mark('cgroup ready');
           if (plan.userns) writeIdMaps(childPid!, plan.uidMappings, plan.gidMappings, ctx.rootless);
-          // Written once the child goes on: its two fsyncs then overlap with the container's mount setup
-          // instead of holding it up. From here on, delete --force can find and clean it up.
+          // Written once the child goes on, its two fsyncs in the thread pool: they overlap with the
+          // container's mount setup and with this process handling the helper's next events, instead of
+          // holding either up. Awaited before the lock is released. From the rename on, delete --force can
+          // find and clean the container up.
           return {
             continue: true,
             after: () => {
-              lock.write(record);
-              faultPoint('create:setup');
+              mark('state write');
+              stateWritten = lock.writeInBackground(record).then(() => {
+                mark('state written');
+                faultPoint('create:setup');
+              });
+              stateWritten.catch(() => undefined); // awaited (and reported) after the launch
             },
           };
         }
@@ -138,6 +154,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
       throw new RuntimeError('system', `container init exited during setup (${describeExit(launched)})`);
     }
     mark('helper ready');
+    await stateWritten;
     faultPoint('create:ready');
     if (record.pid !== pid) {
       // The helper reports the pid before the setup sync, where the record was written; a plan without
@@ -150,9 +167,10 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     const master = term ? receiveMaster(term) : undefined;
     if (term) closeTerminalSocket(term);
     if (!opts.foreground) detachFromHelper(launched);
-    lock.release();
-    return { record, launched, master };
+    if (!opts.holdLock) lock.release();
+    return { record, launched, master, store, lock: opts.holdLock ? lock : undefined };
   } catch (err) {
+    await stateWritten?.catch(() => undefined); // no rename may land in the directory the undo removes
     if (term) closeTerminalSocket(term);
     await undoCreate(lock, cgroup, pid, launched);
     if (hostMountBase !== undefined) await unmountOwn(rootfs, hostMountBase).catch(() => undefined);

@@ -1,7 +1,8 @@
 /**
  * exec: run a new process inside a created or running container. The helper joins the container's
  * namespaces, forks the process (needed to enter its pid namespace), and stasis places it in the container's
- * cgroup at the "setup" sync point before it goes on.
+ * cgroup at the "setup" sync point before it goes on (detached on cgroup v1, the helper joins the cgroup
+ * before forking instead, so the process is born there).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,10 +15,10 @@ import { LockMode } from '../state/lock';
 import { writeFileAtomic } from '../state/store';
 import { withContainer } from './container';
 import { requireStatus } from './lifecycle';
-import { openContainerCgroup } from './cgroup';
+import { openContainerCgroup, selfJoinTaskFiles } from './cgroup';
 import { detachFromHelper } from './create';
 import { RuntimeError, errnoText } from './errors';
-import { faultPoint } from './trace';
+import { faultPoint, mark } from './trace';
 import { closeTerminalSocket, openTerminalSocket, ownTerminalSize, proxyTerminal, receiveMaster, type TerminalProxy, type TerminalSocket } from './terminal';
 
 /** What the exec flags say about the new process. */
@@ -52,6 +53,7 @@ export async function execInContainer(ctx: Context, o: ExecOptions): Promise<num
     },
     LockMode.Shared,
   );
+  mark('exec: container loaded');
   const proc = buildProcess(spec, o);
   if (proc.terminal && !o.consoleSocket && o.detach) {
     throw new RuntimeError('usage', 'exec: cannot allocate a terminal for a detached process without --console-socket');
@@ -59,6 +61,10 @@ export async function execInContainer(ctx: Context, o: ExecOptions): Promise<num
   // In the foreground without --console-socket stasis proxies the terminal itself, as runc does.
   const term: TerminalSocket | undefined = proc.terminal && !o.consoleSocket ? openTerminalSocket() : undefined;
   if (term) proc.consoleSize ??= ownTerminalSize();
+  const cgroup = openContainerCgroup(record);
+  // Detached (how Podman and containerd always exec), the helper joins the cgroup itself and the process is
+  // born in it: no write of its pid to cgroup.procs, which waits ~15 ms for an RCU grace period.
+  const cgroupJoin = o.detach ? selfJoinTaskFiles(cgroup, spec) : undefined;
   const plan = buildExecPlan({
     spec,
     process: proc,
@@ -68,8 +74,9 @@ export async function execInContainer(ctx: Context, o: ExecOptions): Promise<num
     detach: o.detach,
     preserveFds: o.preserveFds,
     rootless: ctx.rootless,
+    cgroupJoin,
   });
-  const cgroup = openContainerCgroup(record);
+  mark('plan built');
   let execPid = 0;
   const forward = (sig: NodeJS.Signals) => {
     if (execPid) {
@@ -91,7 +98,7 @@ export async function execInContainer(ctx: Context, o: ExecOptions): Promise<num
       onSync: async (name, childPid) => {
         if (name !== 'setup') throw new RuntimeError('system', `helper asked for an unknown sync point "${name}"`);
         faultPoint('exec:spawned');
-        await cgroup.addProcess(childPid!);
+        if (!cgroupJoin) await cgroup.addProcess(childPid!);
         return { continue: true };
       },
     });
@@ -99,6 +106,7 @@ export async function execInContainer(ctx: Context, o: ExecOptions): Promise<num
       terminal = proxyTerminal(receiveMaster(term));
       closeTerminalSocket(term);
     }
+    mark('helper ready');
     if (o.pidFile && execPid) writeFileAtomic(path.resolve(o.pidFile), String(execPid), 0o644);
     if (o.detach) {
       detachFromHelper(launched);

@@ -6,7 +6,7 @@
 import type { Context } from '../cli/context';
 import { createContainer, type CreateOptions } from './create';
 import { startLoaded } from './start';
-import { loadContainer, withContainer } from './container';
+import { loadContainer } from './container';
 import { destroy } from './delete';
 import { mark } from './trace';
 import { proxyTerminal, type TerminalProxy } from './terminal';
@@ -15,7 +15,9 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', '
 
 /** Runs a container; resolves to the exit status stasis should return. */
 export async function runContainer(ctx: Context, opts: CreateOptions, keep: boolean): Promise<number> {
-  const { record, launched, master } = await createContainer(ctx, opts);
+  // create keeps the lock, so start goes on from the record create made instead of reloading it (and the
+  // container cannot change hands in between). Status: created, as create just left it.
+  const { record, launched, master, store, lock } = await createContainer(ctx, { ...opts, holdLock: true });
   const terminal: TerminalProxy | undefined = master !== undefined ? proxyTerminal(master) : undefined;
   const forward = (sig: NodeJS.Signals) => {
     try {
@@ -26,7 +28,11 @@ export async function runContainer(ctx: Context, opts: CreateOptions, keep: bool
   };
   if (opts.foreground) for (const s of FORWARDED) process.on(s, forward);
   try {
-    await withContainer(ctx, opts.id, (c) => startLoaded(ctx, c));
+    try {
+      await startLoaded(ctx, { store, lock: lock!, record, status: 'created' });
+    } finally {
+      lock!.release();
+    }
   } catch (err) {
     if (opts.foreground) for (const s of FORWARDED) process.off(s, forward);
     terminal?.stop();

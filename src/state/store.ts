@@ -151,6 +151,15 @@ export class LockedContainerDir {
     writeFileAtomic(path.join(this.dir, 'state.json'), JSON.stringify(record));
   }
 
+  /**
+   * write(), with its two fsyncs in libuv's thread pool so this process can go on meanwhile (create answers
+   * the container's events while the state reaches the disk). Same steps, same order; the caller must
+   * await it before releasing the lock.
+   */
+  writeInBackground(record: ContainerRecord): Promise<void> {
+    return writeFileAtomicInBackground(path.join(this.dir, 'state.json'), JSON.stringify(record));
+  }
+
   /** Removes the whole directory (delete). The lock stays valid on the unlinked directory until release. */
   remove(): void {
     // Usually the directory holds just state.json (exec.fifo goes at start): unlink + rmdir, without loading
@@ -203,4 +212,36 @@ export function writeFileAtomic(file: string, data: string, mode = 0o600): void 
   } finally {
     fs.closeSync(dirFd);
   }
+}
+
+/** writeFileAtomic with the fsyncs done in the thread pool: resolves once the file and its rename are durable. */
+export async function writeFileAtomicInBackground(file: string, data: string, mode = 0o600): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  let fd = -1;
+  try {
+    fd = fs.openSync(tmp, 'w', mode);
+    fs.writeSync(fd, data);
+    await fsyncInPool(fd);
+    fs.closeSync(fd);
+    fd = -1;
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    if (fd >= 0) fs.closeSync(fd);
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      /* nothing was created, or it is not ours to remove */
+    }
+    throw new RuntimeError('system', `cannot write ${file}: ${errnoText(err)}`);
+  }
+  const dirFd = fs.openSync(path.dirname(file), 'r');
+  try {
+    await fsyncInPool(dirFd);
+  } finally {
+    fs.closeSync(dirFd);
+  }
+}
+
+function fsyncInPool(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
 }

@@ -94,6 +94,40 @@ test('exec -d --pid-file leaves the process running in the container', { skip },
   assert.ok(await waitFor(() => !alive(pid)));
 });
 
+test('exec -d: the process is in every v1 cgroup of the container, the helper in none', { skip }, async (t) => {
+  const { c, pid: init } = await container(t);
+  const pidFile = env.scratch('exec-cg.pid');
+  const r = await env.run(['exec', '-d', '--pid-file', pidFile, c.id, 'sleep', '1000']);
+  assert.equal(r.code, 0, show(r));
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  t.after(() => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  });
+  // The init's cgroups, hierarchy by hierarchy, are where the exec'd process must be (v1: one line each).
+  const cgroupsOf = (p: number) => (readOr(`/proc/${p}/cgroup`) ?? '').trim().split('\n').filter((l) => !l.startsWith('0::'));
+  const want = cgroupsOf(init);
+  assert.ok(want.length > 3, `init's v1 cgroups: ${want.join(' ')}`);
+  assert.deepEqual(cgroupsOf(pid), want);
+  let checked = 0;
+  for (const line of want) {
+    const [, controllers, dir] = line.split(':');
+    const mount = `/sys/fs/cgroup/${controllers.replace(/^name=/, '')}`;
+    // Only the container's own cgroups (not, e.g., the root of a named hierarchy stasis does not manage).
+    if (dir !== c.cgroupsPath || !fs.existsSync(`${mount}${dir}/tasks`)) continue;
+    checked++;
+    const tasks = () => (readOr(`${mount}${dir}/tasks`) ?? '').split('\n').filter(Boolean);
+    assert.ok(tasks().includes(String(pid)), `pid ${pid} in ${mount}${dir}/tasks`);
+    // The helper that joined for it exits right after reporting the pid: then only container processes are left.
+    const helpers = () => tasks().filter((p) => /stasis-helper/.test(readOr(`/proc/${p}/cmdline`) ?? ''));
+    assert.ok(await waitFor(() => helpers().length === 0, 5000), `helper left in ${mount}${dir}: ${helpers().join(' ')}`);
+  }
+  assert.ok(checked >= 3, `only ${checked} of the container's own v1 cgroups found`);
+});
+
 test('exec --process FILE', { skip }, async (t) => {
   const { c } = await container(t);
   const file = env.scratch('process.json');

@@ -66,3 +66,14 @@ test('exec into a user-namespace container sets rlimits before joining', () => {
   assert.deepEqual(s.slice(0, 2), ['SETRLIMIT', 'SETNS']);
   assert.equal(s.filter((x) => x === 'SETRLIMIT').length, 1);
 });
+
+test('a detached exec with cgroupJoin has the helper join the cgroup before any namespace', () => {
+  const spec = typicalSpec();
+  const tasks = ['/sys/fs/cgroup/cpu/stasis/x/tasks', '/sys/fs/cgroup/memory/stasis/x/tasks'];
+  const plan = buildExecPlan({ spec, process: proc(), pid: 4242, detach: true, preserveFds: 0, cgroupJoin: tasks });
+  const d = describe(plan.steps);
+  assert.deepEqual(d.slice(0, 2), ['WRITE_FILE join cgroup /sys/fs/cgroup/cpu/stasis/x', 'WRITE_FILE join cgroup /sys/fs/cgroup/memory/stasis/x']);
+  assert.deepEqual(plan.steps[0].args.map((a) => a.v), [0, tasks[0], '0']);
+  assert.ok(d.indexOf('CLONE create the process') > d.findIndex((s) => s.startsWith('SETNS')));
+  assert.throws(() => buildExecPlan({ spec, process: proc(), pid: 4242, detach: false, preserveFds: 0, cgroupJoin: tasks }), /cgroupJoin/);
+});
