@@ -64,6 +64,12 @@ static char **get_strings(napi_env env, napi_value v, const char *what) {
   return out;
 }
 
+/* A non-empty path string that fits in `buf`. */
+static bool get_path(napi_env env, napi_value v, char *buf, size_t size) {
+  size_t len = 0;
+  return napi_get_value_string_utf8(env, v, buf, size, &len) == napi_ok && len > 0 && len < size - 1;
+}
+
 /*
  * spawn(path, argv, env, fds, setsid, execFd?) -> pid. Child fd i is a copy of the caller's fds[i] (-1: left
  * closed); every other fd of ours is close-on-exec. Signal mask empty and every disposition default in the
@@ -74,10 +80,8 @@ static char **get_strings(napi_env env, napi_value v, const char *what) {
 napi_value js_spawn(napi_env env, napi_callback_info info) {
   napi_value argv[6];
   get_args(env, info, 6, argv);
-  size_t plen = 0;
   char path[4096];
-  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok || plen == 0 || plen >= sizeof path - 1)
-    return throw_type(env, "path must be a non-empty string");
+  if (!get_path(env, argv[0], path, sizeof path)) return throw_type(env, "path must be a non-empty string");
   int fds[MAX_FDS];
   int n = get_fd_array(env, argv[3], fds);
   if (n < 0) return NULL;
@@ -162,10 +166,8 @@ napi_value js_stream_pair(napi_env env, napi_callback_info info) {
 napi_value js_sealed_copy(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   get_args(env, info, 1, argv);
-  size_t plen = 0;
   char path[4096];
-  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok || plen == 0 || plen >= sizeof path - 1)
-    return throw_type(env, "path must be a non-empty string");
+  if (!get_path(env, argv[0], path, sizeof path)) return throw_type(env, "path must be a non-empty string");
   int src = open(path, O_RDONLY | O_CLOEXEC);
   if (src < 0) return throw_errno(env, "open", errno);
   struct stat st;

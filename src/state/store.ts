@@ -188,24 +188,13 @@ export class LockedContainerDir {
 
 /** Writes a file atomically; on any failure the previous content stays and the temp file is removed. */
 export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  let fd = -1;
+  const { tmp, fd } = stageTemp(file, data, mode);
   try {
-    fd = fs.openSync(tmp, 'w', mode);
-    fs.writeSync(fd, data);
     fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = -1;
-    fs.renameSync(tmp, file);
   } catch (err) {
-    if (fd >= 0) fs.closeSync(fd);
-    try {
-      fs.unlinkSync(tmp);
-    } catch {
-      /* nothing was created, or it is not ours to remove */
-    }
-    throw new RuntimeError('system', `cannot write ${file}: ${errnoText(err)}`);
+    abandonTemp(file, tmp, fd, err);
   }
+  publishTemp(file, tmp, fd);
   const dirFd = fs.openSync(path.dirname(file), 'r');
   try {
     fs.fsyncSync(dirFd);
@@ -216,30 +205,57 @@ export function writeFileAtomic(file: string, data: string, mode = 0o600): void 
 
 /** writeFileAtomic with the fsyncs done in the thread pool: resolves once the file and its rename are durable. */
 export async function writeFileAtomicInBackground(file: string, data: string, mode = 0o600): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  let fd = -1;
+  const { tmp, fd } = stageTemp(file, data, mode);
   try {
-    fd = fs.openSync(tmp, 'w', mode);
-    fs.writeSync(fd, data);
     await fsyncInPool(fd);
-    fs.closeSync(fd);
-    fd = -1;
-    fs.renameSync(tmp, file);
   } catch (err) {
-    if (fd >= 0) fs.closeSync(fd);
-    try {
-      fs.unlinkSync(tmp);
-    } catch {
-      /* nothing was created, or it is not ours to remove */
-    }
-    throw new RuntimeError('system', `cannot write ${file}: ${errnoText(err)}`);
+    abandonTemp(file, tmp, fd, err);
   }
+  publishTemp(file, tmp, fd);
   const dirFd = fs.openSync(path.dirname(file), 'r');
   try {
     await fsyncInPool(dirFd);
   } finally {
     fs.closeSync(dirFd);
   }
+}
+
+/** The temp file beside `file`, written but not yet synced. */
+function stageTemp(file: string, data: string, mode: number): { tmp: string; fd: number } {
+  const tmp = `${file}.${process.pid}.tmp`;
+  let fd = -1;
+  try {
+    fd = fs.openSync(tmp, 'w', mode);
+    fs.writeSync(fd, data);
+    return { tmp, fd };
+  } catch (err) {
+    abandonTemp(file, tmp, fd, err);
+  }
+}
+
+/** Closes and renames the synced temp file over `file`. */
+function publishTemp(file: string, tmp: string, fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch (err) {
+    abandonTemp(file, tmp, -1, err);
+  }
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    abandonTemp(file, tmp, -1, err);
+  }
+}
+
+/** Removes the temp file (when it was made) and throws the one-line error. */
+function abandonTemp(file: string, tmp: string, fd: number, err: unknown): never {
+  if (fd >= 0) fs.closeSync(fd);
+  try {
+    fs.unlinkSync(tmp);
+  } catch {
+    /* nothing was created, or it is not ours to remove */
+  }
+  throw new RuntimeError('system', `cannot write ${file}: ${errnoText(err)}`);
 }
 
 function fsyncInPool(fd: number): Promise<void> {
