@@ -17,7 +17,10 @@
  *   member NAME HEADER_OFFSET SIZE SHA256    streamed into the archive (header goes at HEADER_OFFSET)
  *   spill NAME SIZE SHA256                   streamed into NAME.spill
  *   unused NAME                              never opened by a writer
- * A failure prints "error STEP ERRNO MESSAGE" and exits 1.
+ * A failure prints "error STEP ERRNO MESSAGE" and exits 1. It first puts a directory in place of every FIFO
+ * CRIU has not opened yet: CRIU's open then fails (EISDIR) instead of waiting forever for a reader, and the
+ * stream being written fails with EPIPE once this program is gone, so the dump fails and stasis thaws the
+ * container. "ready" is printed once every FIFO has its reader.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define ARCHIVE_FD 3
@@ -58,10 +62,17 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t moved = PTHREAD_COND_INITIALIZER;
 static int quitting;
 
+static pthread_mutex_t failing = PTHREAD_MUTEX_INITIALIZER;
+
 static void fail(const char *step, int err, const char *what) {
+	pthread_mutex_lock(&failing); /* the first failure reports; a second thread's waits here until exit */
+	for (int i = 0; i < nstreams; i++) {
+		if (streams[i].state != WAITING) continue;
+		if (unlink(streams[i].path) == 0) (void)mkdir(streams[i].path, 0700);
+	}
 	printf("error %s %d %s: %s\n", step, err, what, strerror(err));
 	fflush(stdout);
-	exit(1);
+	_exit(1);
 }
 
 /* Hashes every stream's bytes in `out` behind the splicing, as they land in the page cache. */
@@ -140,6 +151,8 @@ int main(int argc, char **argv) {
 	}
 	pthread_t th;
 	if (pthread_create(&th, NULL, hasher, NULL)) fail("thread", errno, "hasher");
+	printf("ready\n");
+	fflush(stdout);
 
 	struct pollfd fds[MAX_STREAMS + 1];
 	int active = -1, stdin_open = 1;

@@ -16,6 +16,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
 import { packageRoot } from '../helper/paths';
 import { native } from '../native';
 import { ArchiveError, errnoText } from './errors';
@@ -54,7 +55,7 @@ export function manifestReserve(processes: number): number {
 export function parseStreamReport(text: string): { members: StreamedMember[]; spills: { name: string; size: number; sha256: string }[]; unused: string[] } {
   const out = { members: [] as StreamedMember[], spills: [] as { name: string; size: number; sha256: string }[], unused: [] as string[] };
   for (const line of text.split('\n')) {
-    if (!line) continue;
+    if (!line || line === 'ready') continue;
     const f = line.split(' ');
     if (f[0] === 'member' && f.length === 5) out.members.push({ name: f[1], header: Number(f[2]), size: Number(f[3]), sha256: f[4] });
     else if (f[0] === 'spill' && f.length === 4) out.spills.push({ name: f[1], size: Number(f[2]), sha256: f[3] });
@@ -78,6 +79,7 @@ export class PageStream {
   private stdout = '';
   private stderr = '';
   private exited: Promise<number | null> | undefined;
+  private watchdog: Worker | undefined;
 
   constructor(
     private readonly imagesDir: string,
@@ -90,8 +92,11 @@ export class PageStream {
     this.fifos = Array.from({ length: Math.max(1, count) }, (_, i) => path.join(imagesDir, `pages-${i + 1}.img`));
   }
 
-  /** Makes the FIFOs and starts the streamer. Throws (having undone its part) when it cannot. */
-  start(): void {
+  /**
+   * Makes the FIFOs and starts the streamer; resolves once it reads every FIFO (CRIU must never find one
+   * without a reader: its open would wait forever). Throws, having undone its part, when it cannot.
+   */
+  async start(): Promise<void> {
     try {
       for (const f of this.fifos) native().mkfifo(f, 0o600);
     } catch (err) {
@@ -101,7 +106,13 @@ export class PageStream {
     try {
       this.fd = fs.openSync(this.archive, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
       const child = spawn(pagestreamPath(), [String(this.reserve), ...this.fifos], { stdio: ['pipe', 'pipe', 'pipe', this.fd] }) as unknown as ChildProcessByStdio<Writable, Readable, Readable>;
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+      this.child = child;
+      let ready: () => void = () => undefined;
+      const isReady = new Promise<void>((resolve) => (ready = resolve));
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        this.stdout += d;
+        if (this.stdout.startsWith('ready\n')) ready();
+      });
       child.stderr.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
       child.stdin.on('error', () => undefined); // it died: its exit status says why
       this.exited = new Promise((resolve, reject) => {
@@ -109,11 +120,22 @@ export class PageStream {
         child.on('close', (code) => resolve(code));
       });
       this.exited.catch(() => undefined);
-      this.child = child;
+      await Promise.race([isReady, this.exited.then((code) => Promise.reject(new ArchiveError('system', `${pagestreamPath()} exited (${code}) before it was ready: ${this.failure()}`)))]);
+      this.watchdog = startWatchdog(child.pid!, this.fifos);
     } catch (err) {
-      this.cleanup();
+      await this.abort();
       throw err instanceof ArchiveError ? err : new ArchiveError('system', `cannot start streaming pages to ${this.archive}: ${errnoText(err)}`);
     }
+  }
+
+  /** The streamer's pid (while it runs). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  private failure(): string {
+    const line = this.stdout.split('\n').find((l) => l.startsWith('error ')) ?? this.stderr.trim().split('\n')[0];
+    return line || 'no message';
   }
 
   /**
@@ -123,6 +145,7 @@ export class PageStream {
   async finish(): Promise<PageStreamResult> {
     const child = this.child;
     if (!child) throw new ArchiveError('system', 'page streaming was not started');
+    await this.stopWatchdog();
     child.stdin.end();
     const code = await this.exited;
     this.child = undefined;
@@ -136,6 +159,7 @@ export class PageStream {
 
   /** Stops streaming and removes the FIFOs, spill files and the archive (the dump failed). */
   async abort(): Promise<void> {
+    await this.stopWatchdog();
     if (this.child) {
       this.child.kill('SIGKILL');
       await this.exited?.catch(() => undefined);
@@ -143,6 +167,12 @@ export class PageStream {
     }
     this.cleanup();
     for (const f of this.fifos) fs.rmSync(`${f}.spill`, { force: true });
+  }
+
+  private async stopWatchdog(): Promise<void> {
+    const w = this.watchdog;
+    this.watchdog = undefined;
+    await w?.terminate();
   }
 
   private cleanup(): void {
@@ -156,14 +186,55 @@ export class PageStream {
     this.fd = undefined;
   }
 
-  /** Removes what is still a FIFO among ours (a spilled image has replaced its FIFO by then). */
+  /**
+   * Removes what is still a FIFO among ours (a spilled image has replaced its FIFO by then), and the
+   * directories a failing streamer put in place of FIFOs to make CRIU's open fail.
+   */
   private removeFifos(): void {
     for (const f of this.fifos) {
       try {
-        if (fs.lstatSync(f).isFIFO()) fs.unlinkSync(f);
+        const st = fs.lstatSync(f);
+        if (st.isFIFO()) fs.unlinkSync(f);
+        else if (st.isDirectory()) fs.rmdirSync(f);
       } catch {
         /* already gone */
       }
     }
   }
+}
+
+/**
+ * The watchdog's code (plain CommonJS, evaluated). While CRIU dumps, stasis's main thread is blocked on
+ * CRIU's socket and cannot see its children die; this thread can. Should the streamer die (killed, not
+ * failing: a failure does this itself), every FIFO left gets a reader for a moment, which releases a CRIU
+ * waiting in open(), and a directory in its place, so that CRIU's next open fails: the dump then fails and
+ * stasis thaws the container, instead of CRIU waiting forever with the container frozen.
+ */
+const WATCHDOG = `
+const { workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const { pid, fifos } = workerData;
+function alive() {
+  try { return !/^\\d+ \\(.*\\) [ZX]/.test(fs.readFileSync('/proc/' + pid + '/stat', 'utf8')); } catch { return false; }
+}
+const timer = setInterval(() => {
+  if (alive()) return;
+  clearInterval(timer);
+  for (const f of fifos) {
+    try {
+      if (!fs.lstatSync(f).isFIFO()) continue;
+      // Open and close at once: a blocked open returns and the writes after it fail (EPIPE).
+      fs.closeSync(fs.openSync(f, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK));
+      fs.unlinkSync(f);
+      fs.mkdirSync(f, 0o700);
+    } catch {}
+  }
+}, 20);
+`;
+
+/** Starts the watchdog over the streamer `pid` and its FIFOs. */
+function startWatchdog(pid: number, fifos: string[]): Worker {
+  const w = new Worker(WATCHDOG, { eval: true, workerData: { pid, fifos } });
+  w.unref();
+  return w;
 }

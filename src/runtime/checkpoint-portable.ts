@@ -247,6 +247,7 @@ export async function exportContainer(ctx: Context, opts: CheckpointOptions, req
   if (opts.linkRemap) {
     throw new RuntimeError('usage', 'checkpoint: --export cannot be used with --link-remap: criu links files into the rootfs during the dump, after its changes were recorded');
   }
+  if (opts.pageServer) throw new RuntimeError('usage', 'checkpoint: --export cannot be used with --page-server: the memory would go to the page server, not into the archive');
   const compress = compressionFor(req.file, req.compress); // a bad --compress fails before anything is frozen
   const { dir, temporary } = preparePortableDir(req, peekMemoryBytes(ctx, opts.id));
   const images = path.join(dir, LAYOUT.checkpointDir);
@@ -264,7 +265,7 @@ export async function exportContainer(ctx: Context, opts: CheckpointOptions, req
       beforeDump: async (record) => {
         const rootfs = await captureRootfsChanges(record, dir, req.rootfsBase);
         if (rootfs.why) ctx.log.warn(`checkpoint: the rootfs changes are not recorded: ${rootfs.why}`);
-        if (temporary && compress === 'none') stream = startPageStream(ctx, record, images, req.file);
+        if (temporary && compress === 'none') stream = await startPageStream(ctx, record, images, req.file);
         hasher.start();
         return { rootfs };
       },
@@ -310,11 +311,11 @@ export async function exportContainer(ctx: Context, opts: CheckpointOptions, req
  * FIFOs for the container's pages images and the streamer behind them, or undefined (the export then copies
  * the images as before) when it cannot start. One FIFO per process: CRIU numbers pages images from 1.
  */
-function startPageStream(ctx: Context, record: ContainerRecord, images: string, file: string): PageStream | undefined {
+async function startPageStream(ctx: Context, record: ContainerRecord, images: string, file: string): Promise<PageStream | undefined> {
   const n = Math.min(containerProcesses(record) ?? 8, 256);
   const stream = new PageStream(images, partialArchivePath(file), manifestReserve(n), n);
   try {
-    stream.start();
+    await stream.start();
     return stream;
   } catch (err) {
     ctx.log.debug(`checkpoint: memory images will be copied into the archive: ${err instanceof Error ? err.message : String(err)}`);

@@ -34,7 +34,7 @@ test('streamed images, one after another, an empty one and an unused FIFO: the a
   const want = new Map([['pages-1.img', pattern(9 << 20, 1)], ['pages-2.img', Buffer.alloc(0)], ['pages-3.img', pattern(3 << 20, 3)]]);
   const file = path.join(base, 'out.tar');
   const stream = new PageStream(images, path.join(base, '.out.tar.partial'), 64 * 1024, 4);
-  stream.start();
+  await stream.start();
   t.after(() => stream.abort());
   for (const [name, data] of want) feed(path.join(images, name), data);
   const { members, spilled } = await stream.finish();
@@ -60,7 +60,7 @@ test('a stream that starts while another runs is spilled to a file; unstream put
   const images = path.join(base, 'images');
   fs.mkdirSync(images);
   const stream = new PageStream(images, path.join(base, 'partial'), 8192, 2);
-  stream.start();
+  await stream.start();
   t.after(() => stream.abort());
   const a = pattern(2 << 20, 7);
   const b = pattern(1 << 20, 9);
@@ -84,8 +84,46 @@ test('a stream that starts while another runs is spilled to a file; unstream put
 test('abort removes the FIFOs, spill files and the partial archive', async (t) => {
   const base = scratch(t);
   const stream = new PageStream(base, path.join(base, 'partial'), 8192, 3);
-  stream.start();
+  await stream.start();
   feed(path.join(base, 'pages-1.img'), pattern(1 << 20, 1));
+  await stream.abort();
+  assert.deepEqual(fs.readdirSync(base), []);
+});
+
+/** Opens `fifo` for writing in a child and writes 4 MiB (CRIU's open and an image), which must not hang. */
+function openForWriting(fifo: string): { status: number | null; stderr: string } {
+  const r = spawnSync('sh', ['-c', `exec 3>"$1" && head -c 4194304 /dev/zero >&3`, 'sh', fifo], { encoding: 'utf8', timeout: 10000 });
+  return { status: r.status, stderr: r.stderr };
+}
+
+test('a streamer that dies leaves no FIFO for CRIU to wait on forever: the next open fails', async (t) => {
+  const base = scratch(t);
+  const stream = new PageStream(base, path.join(base, 'partial'), 8192, 2);
+  await stream.start();
+  t.after(() => stream.abort());
+  process.kill(stream.pid!, 'SIGKILL');
+  // The watchdog replaces the FIFOs within a poll; CRIU's open(O_WRONLY|O_CREAT) then fails, not blocks.
+  const r = openForWriting(path.join(base, 'pages-1.img'));
+  assert.notEqual(r.status, null, 'the open did not wait for a reader that will never come');
+  assert.notEqual(r.status, 0, r.stderr);
+  // Killed by SIGPIPE (141) when the open was released, refused (Is a directory) when it came later.
+  assert.ok(r.status === 141 || /Is a directory/.test(r.stderr), `status ${r.status}: ${r.stderr}`);
+  await stream.abort();
+  assert.deepEqual(fs.readdirSync(base), [], 'FIFOs, directories and the partial archive are gone');
+});
+
+test('a streamer that cannot write: the stream being written breaks (EPIPE), later FIFOs refuse CRIU', async (t) => {
+  const base = scratch(t);
+  // An offset beyond any file size the filesystem allows: the first splice into the archive fails.
+  const stream = new PageStream(base, path.join(base, 'partial'), 2 ** 50, 2);
+  t.after(() => stream.abort());
+  await stream.start();
+  const first = openForWriting(path.join(base, 'pages-1.img'));
+  assert.notEqual(first.status, null, 'the writer was not left blocked');
+  const second = openForWriting(path.join(base, 'pages-2.img'));
+  assert.notEqual(second.status, null);
+  assert.match(second.stderr, /Is a directory/);
+  await assert.rejects(stream.finish(), /page streaming failed: splice \d+ .*pages-1\.img/);
   await stream.abort();
   assert.deepEqual(fs.readdirSync(base), []);
 });

@@ -57,3 +57,32 @@ test('--export to an uncompressed archive streams every process memory image int
   await waitFor('the restored workers to hash their memory again', () => sums().every((s) => s.length > 0));
   assert.deepEqual(sums(), before, 'every worker still holds the bytes it had');
 });
+
+test('a streamer that dies during the dump: the dump fails, the container runs on, nothing is left', { skip }, async (t) => {
+  const w = new World();
+  t.after(() => w.cleanup());
+  const id = w.id('streamdies');
+  w.ok(['run', '-d', '--bundle', w.bundle, id]);
+  await waitFor('the counter', () => w.count() > 2);
+  // Says it is ready, then goes away without reading: CRIU finds FIFOs nobody reads.
+  const fake = w.images('dead-streamer.sh');
+  fs.writeFileSync(fake, '#!/bin/sh\necho ready\nexit 0\n', { mode: 0o755 });
+  const out = w.images('out');
+  fs.mkdirSync(out);
+  process.env.STASIS_PAGESTREAM = fake;
+  let r: { status: number | null; stderr: string };
+  try {
+    r = w.stasis(['checkpoint', '--export', path.join(out, 'c.tar'), id], 60000);
+  } finally {
+    delete process.env.STASIS_PAGESTREAM;
+  }
+  assert.equal(r.status, 1, `status ${r.status}: ${r.stderr}`);
+  // A warning line first (this plain-directory rootfs has no recorded changes), then the one error line.
+  const errors = r.stderr.trim().split('\n').filter((l) => !l.includes('level=warning'));
+  assert.equal(errors.length, 1, r.stderr);
+  assert.match(errors[0], /^stasis: criu dump failed: .*Broken pipe/);
+  assert.equal(w.state(id)?.status, 'running');
+  const now = w.count();
+  await waitFor('the counter to keep moving', () => w.count() > now + 2);
+  assert.deepEqual(fs.readdirSync(out), [], 'no archive, partial archive or staging directory');
+});
