@@ -86,3 +86,25 @@ test('a streamer that dies during the dump: the dump fails, the container runs o
   await waitFor('the counter to keep moving', () => w.count() > now + 2);
   assert.deepEqual(fs.readdirSync(out), [], 'no archive, partial archive or staging directory');
 });
+
+test('--export refuses what cannot travel, in one line, before the container is touched', { skip }, async (t) => {
+  const w = new World();
+  t.after(() => w.cleanup());
+  const id = w.id('refuse');
+  w.ok(['run', '-d', '--bundle', w.bundle, id]);
+  await waitFor('the counter', () => w.count() > 2);
+  const cases: [string[], RegExp][] = [
+    [['--pre-dump'], /--export cannot be used with --pre-dump/],
+    [['--lazy-pages'], /--export cannot be used with --lazy-pages/],
+    [['--link-remap'], /--export cannot be used with --link-remap/],
+    [['--page-server', '127.0.0.1:1'], /--export cannot be used with --page-server/],
+    [['--compress', 'lz4'], /invalid value "lz4" for --compress/],
+  ];
+  for (const [flags, want] of cases) {
+    const r = w.stasis(['checkpoint', '--export', w.images(`x-${flags[0].slice(2)}.tar`), ...flags, id]);
+    assert.notEqual(r.status, 0, flags.join(' '));
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, want);
+    assert.equal(w.state(id)?.status, 'running');
+  }
+});
