@@ -53,9 +53,16 @@ export interface RestoreOptions extends RestoreFlags {
   detach: boolean;
   pidFile?: string;
   consoleSocket?: string;
-  /** Accepted like runc; stasis never becomes a subreaper for a restored tree (it is our child anyway). */
+  /**
+   * Accepted like runc; what stasis always does. runc makes itself a subreaper unless told not to; stasis
+   * never does: the restored init is its direct child (rst_sibling), and orphans of a container with its own
+   * pid namespace go to that init (docs/checkpoint.md).
+   */
   noSubreaper?: boolean;
-  /** Accepted like runc; CRIU sets up the root of the restored mount namespace itself. */
+  /**
+   * Accepted like runc, no effect, as in runc: CRIU always pivot_roots into the restored mount namespace and
+   * has no option to do otherwise (runc's no-pivot only changes its own init's set-up, which restore skips).
+   */
   noPivot?: boolean;
   printStats?: boolean;
   /** --page-server ADDR:PORT with --lazy-pages: where the daemon fetches pages (default: the checkpoint's). */
