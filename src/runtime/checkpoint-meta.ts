@@ -26,6 +26,13 @@ export interface CheckpointMeta {
    * container that was running must be thawed after restore, a paused one stays paused.
    */
   status: 'running' | 'paused';
+  /**
+   * The freezer state CRIU's cgroup image records for the container's cgroup: FROZEN when stasis froze it
+   * for the dump (the default) or it was paused, THAWED when CRIU froze a running container itself
+   * (checkpoint --manage-cgroups-mode full). Missing in older notes: FROZEN. `restore --manage-cgroups-mode
+   * full` writes it back before the tasks resume, so it needs THAWED.
+   */
+  imageFreezer?: 'FROZEN' | 'THAWED';
   /** Stdio fds on host files, left external in the dump. */
   externalStdio: ExternalStdio[];
   /** External mounts of the dump (for diagnostics). */

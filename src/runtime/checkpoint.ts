@@ -138,7 +138,10 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
 
     mark('checkpoint: mounts and stdio read');
     let preFreeze = 0;
-    const froze = (opts.preFreeze !== false || opts.beforeDump !== undefined) && c.status === 'running';
+    // --manage-cgroups-mode full: CRIU freezes the cgroup itself, so its image records the state it found
+    // (THAWED) and a full restore, which writes that state back, resumes the tasks (restore-checks.ts).
+    const criuFreezes = opts.manageCgroupsMode === 'full' && opts.beforeDump === undefined;
+    const froze = (opts.preFreeze !== false || opts.beforeDump !== undefined) && !criuFreezes && c.status === 'running';
     if (froze) {
       const f0 = now();
       await freezeForCheckpoint(c, cg);
@@ -167,6 +170,7 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
       id: record.id,
       at: new Date().toISOString(),
       status: c.status === 'paused' ? 'paused' : 'running',
+      imageFreezer: froze || c.status === 'paused' ? 'FROZEN' : 'THAWED',
       externalStdio,
       externalMounts: extMnt,
       terminal: !!record.spec.process?.terminal,

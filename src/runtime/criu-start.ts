@@ -238,6 +238,11 @@ export interface StartCriuInput {
   netns?: CriuNetns;
   /** v1 `tasks` files CRIU joins before it starts (CriuNamespace.cgroupJoin). */
   cgroupJoin?: readonly string[];
+  /**
+   * Restore with shell_job: CRIU's stdin is ours. CRIU gives a restored task whose terminal was outside
+   * the container the terminal on its own stdin (like runc, which passes its stdio to CRIU); else /dev/null.
+   */
+  stdinFromCaller?: boolean;
   /** Restore: the layout of the cgroup tmpfs the dump left external, to rebuild (CriuNamespace.cgroupTmpfs). */
   cgroupTmpfs?: CgroupTmpfsLayout;
   /** Restore: the tmpfs mounts the dump found empty, mounted fresh (CriuNamespace.emptyTmpfs). */
@@ -296,7 +301,7 @@ export function startCriu(i: StartCriuInput): CriuStart {
     kdatCache: kdatDir !== undefined,
     start: async (socketFd, stderr) => {
       const launched = await launch(steps, {
-        stdio: ['ignore', 'ignore', stderr],
+        stdio: [i.stdinFromCaller ? 0 : 'ignore', 'ignore', stderr],
         extraFds: [socketFd, ...(i.moreFds ?? [])],
         onLog: i.onLog,
       });

@@ -65,3 +65,39 @@ export function lsmObstacle(flags: Pick<RestoreFlags, 'lsmProfile' | 'lsmMountCo
   }
   return undefined;
 }
+
+/** The first stdio link of a checkpoint that is a terminal (a pty slave or a tty), or undefined. */
+export function outsideTerminal(links: readonly string[]): string | undefined {
+  return links.find((l) => /^\/dev\/(pts\/\d+|tty\w*|console)$/.test(l));
+}
+
+/**
+ * Why a checkpoint whose stdio was a terminal of the host (not a container terminal: those come back through
+ * --console-socket) cannot be restored as asked, or undefined (pure). CRIU restores such a terminal only as
+ * a shell job, and then hands the restored process the terminal on its own stdin: restore's stdin.
+ */
+export function shellJobObstacle(i: { shellJob: boolean; links: readonly string[]; containerTerminal: boolean; stdinIsTty: boolean }): string | undefined {
+  if (i.containerTerminal) return undefined;
+  const tty = outsideTerminal(i.links);
+  if (tty === undefined) return undefined;
+  if (!i.shellJob) return `restore: the checkpoint's stdio is a terminal outside the container (${tty}): restore it with --shell-job, with a terminal as stdin`;
+  if (!i.stdinIsTty) return `restore: --shell-job: the checkpoint's stdio is a terminal outside the container (${tty}) and criu gives the restored process restore's stdin in its place, which is not a terminal`;
+  return undefined;
+}
+
+/**
+ * Why a --manage-cgroups-mode cannot work for this restore, or undefined (pure). stasis makes the container's
+ * cgroup and writes the bundle's limits before CRIU restores into it: `strict` makes CRIU abort on any cgroup
+ * that already exists, so it always fails. `full` also writes the dumped properties of existing cgroups,
+ * freezer.state among them, before the tasks resume: an image that says FROZEN (stasis froze the container
+ * for the dump, or it was paused) leaves CRIU waiting on frozen tasks.
+ */
+export function cgroupModeObstacle(mode: string | undefined, imageFreezer: 'FROZEN' | 'THAWED' | undefined): string | undefined {
+  if (mode === 'strict') {
+    return '--manage-cgroups-mode strict: stasis creates the container\'s cgroup and writes its limits before criu restores into it, and strict makes criu abort on a cgroup that exists';
+  }
+  if (mode === 'full' && imageFreezer !== 'THAWED') {
+    return '--manage-cgroups-mode full: the checkpoint\'s cgroup image says FROZEN (the container was frozen for the dump or paused) and criu would write that back before resuming it: checkpoint a running container with --manage-cgroups-mode full';
+  }
+  return undefined;
+}

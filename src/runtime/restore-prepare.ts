@@ -34,6 +34,8 @@ export interface RestoreCriuInput {
   cgroupTmpfs?: CgroupTmpfsLayout;
   /** The checkpoint's empty tmpfs mounts, mounted fresh in CRIU's namespace (CheckpointMeta.emptyTmpfs). */
   emptyTmpfs?: readonly EmptyTmpfs[];
+  /** --shell-job: CRIU's stdin is restore's, the terminal it hands an outside terminal's user. */
+  shellJob?: boolean;
   onLog?: (line: string) => void;
 }
 
@@ -50,6 +52,7 @@ export function restoreCriuStart(i: RestoreCriuInput): CriuStart {
     cgroupJoin: i.cgroupJoin,
     cgroupTmpfs: i.cgroupTmpfs,
     emptyTmpfs: i.emptyTmpfs,
+    stdinFromCaller: i.shellJob,
     onLog: i.onLog,
   });
 }

@@ -30,7 +30,7 @@ import { launch, HelperStepError } from '../helper/launcher';
 import type { CgroupManager } from '../cgroups';
 import { native } from '../native';
 import { killAll, newContainerCgroup, resourcesForCreate } from './cgroup';
-import { runHooks } from './hooks';
+import { runHooks, runHooksWarn } from './hooks';
 import { ociState } from './oci-state';
 import { RuntimeError } from './errors';
 import { faultPoint, mark } from './trace';
@@ -43,7 +43,7 @@ import { EXTERNAL_NETNS_KEY, openRestoreNetns } from './checkpoint-netns';
 import { lazyPageSource, startLazyDaemon, type LazyDaemon } from './restore-lazy';
 import { formatRestoreStats, restoreTimings, saveStats, type RestoreTimings } from './checkpoint-stats';
 import { HELPER_FIRST_EXTRA_FD, cgroupRoots, criuCgroupJoin, loopbackUpSteps, restoreCriuOpts, restoreCriuStart } from './restore-prepare';
-import { checkImagesDir, lsmObstacle, realLsmHost } from './restore-checks';
+import { cgroupModeObstacle, checkImagesDir, lsmObstacle, realLsmHost, shellJobObstacle } from './restore-checks';
 import { waitRestored } from './restore-wait';
 
 /** Options of `restore`. */
@@ -53,9 +53,16 @@ export interface RestoreOptions extends RestoreFlags {
   detach: boolean;
   pidFile?: string;
   consoleSocket?: string;
-  /** Accepted like runc; stasis never becomes a subreaper for a restored tree (it is our child anyway). */
+  /**
+   * Accepted like runc; what stasis always does. runc makes itself a subreaper unless told not to; stasis
+   * never does: the restored init is its direct child (rst_sibling), and orphans of a container with its own
+   * pid namespace go to that init (docs/checkpoint.md).
+   */
   noSubreaper?: boolean;
-  /** Accepted like runc; CRIU sets up the root of the restored mount namespace itself. */
+  /**
+   * Accepted like runc, no effect, as in runc: CRIU always pivot_roots into the restored mount namespace and
+   * has no option to do otherwise (runc's no-pivot only changes its own init's set-up, which restore skips).
+   */
   noPivot?: boolean;
   printStats?: boolean;
   /** --page-server ADDR:PORT with --lazy-pages: where the daemon fetches pages (default: the checkpoint's). */
@@ -97,6 +104,8 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
   const criuPath = resolveCriu(ctx);
   checkImagesDir(plan.imagesDir);
   const meta = readCheckpointMeta(plan.imagesDir);
+  const cgroupWhy = cgroupModeObstacle(opts.manageCgroupsMode, meta?.imageFreezer);
+  if (cgroupWhy) throw new RuntimeError('unsupported', cgroupWhy);
   if (meta?.lazyPages && !opts.lazyPages) {
     throw new RuntimeError('usage', `restore: ${plan.imagesDir} was dumped with --lazy-pages: its memory is only served by the checkpoint's page server, restore it with --lazy-pages`);
   }
@@ -108,6 +117,13 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
   }
   if (opts.lazyPages) await requireFeatures(criuPath, { lazyPages: true }, '--lazy-pages');
   const descriptors = readDescriptorsFile(plan.imagesDir);
+  const shellJobWhy = shellJobObstacle({
+    shellJob: !!opts.shellJob,
+    links: descriptors,
+    containerTerminal: !!meta?.terminal,
+    stdinIsTty: require('node:tty').isatty(0),
+  });
+  if (shellJobWhy) throw new RuntimeError('usage', shellJobWhy);
   const bundle = path.resolve(opts.bundle);
   const loaded = loadBundleSpec(bundle);
   const rootfs = loaded.rootfs;
@@ -166,6 +182,7 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
       cgroupJoin,
       cgroupTmpfs: meta?.cgroupTmpfs,
       emptyTmpfs: meta?.emptyTmpfs,
+      shellJob: !!opts.shellJob,
       onLog: ctx.log.debugEnabled ? (line) => ctx.log.debug(`helper: ${line}`) : undefined,
     });
     // CRIU starts now (helper, namespace, cgroup join, exec, dynamic loading: ~20 ms) while the limits are
@@ -238,6 +255,9 @@ export async function restoreContainer(ctx: Context, opts: RestoreOptions): Prom
     record.startTime = processStartTime(pid);
     lock.write(record);
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid), 0o644);
+    // The restored process runs again: poststart, as after `start` (a failure is a warning, per the spec).
+    // createContainer and startContainer are not run: see "Hooks on restore" in docs/checkpoint.md.
+    for (const w of await runHooksWarn('poststart', spec.hooks?.poststart, ociState(record, 'running', pid))) ctx.log.warn(w);
 
     const timings = restoreTimings(result.restoreStats, criuMs, now() - t0);
     mark('restore: state written');
