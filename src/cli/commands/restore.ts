@@ -56,6 +56,9 @@ const command: Command = {
     // The archive is unpacked and verified once; every clone restores from that one copy.
     const clones = str(flags, 'clone') === undefined ? undefined : int(flags, 'clone', 'restore');
     if (clones !== undefined && opts.noVerify) throw new RuntimeError('usage', 'restore: --clone cannot be used with --no-verify: clone a verified stasis archive');
+    if (clones !== undefined && clones > 1 && opts.autoDedup) {
+      throw new RuntimeError('usage', 'restore: --clone cannot be used with --auto-dedup: criu frees the memory images as the first clone reads them');
+    }
     const inner = clones === undefined ? restoreContainer : (c: typeof ctx, o: Parameters<typeof restoreContainer>[1]) => restoreClones(c, o, clones);
     // A plain image directory (no --import, no manifest) skips the archive code, whose modules (crypto, zlib,
     // child_process) are ~5 ms of start-up; restorePortable would pass it straight to `inner` anyway.

@@ -128,7 +128,7 @@ test('three clones run apart: own pid, cgroup, netns and overlay root; same memo
   assert.deepEqual(fs.readdirSync(path.join(w.root, '.clones')), []);
 });
 
-test('refused before anything starts: no -d, a taken id, a bad count', { skip }, async (t) => {
+test('refused before anything starts: no -d, a taken id, a bad count, --auto-dedup', { skip }, async (t) => {
   const w = worldWithClones(t);
   const { images } = await checkpointed(w, 'refuse');
   const ids = w.clones('taken', 3);
@@ -144,6 +144,9 @@ test('refused before anything starts: no -d, a taken id, a bad count', { skip },
   assert.match(r.stderr, /invalid value "x" for --clone/);
   r = restore('--clone', '0', '-d');
   assert.match(r.stderr, /--clone: expected a number of clones from 1 to 1000, got 0/);
+  r = restore('--clone', '2', '-d', '--auto-dedup');
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /--clone cannot be used with --auto-dedup: criu frees the memory images as the first clone reads them/);
 
   // A real container holds <base>-2.
   w.ok(['run', '-d', '--bundle', w.bundle, ids[1]]);
