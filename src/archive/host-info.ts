@@ -12,6 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 
 /** The facts about a host that decide whether a checkpoint can be restored on it. */
 export interface HostInfo {
@@ -60,7 +61,44 @@ export function isaFeatures(arch: string, flags: readonly string[]): string[] {
 export function criuVersionOf(bin: string): string | null {
   const r = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 10000 });
   if (r.status !== 0) return null;
-  return /^Version:\s*(\S+)/m.exec(r.stdout)?.[1] ?? null;
+  return versionLine(r.stdout);
+}
+
+/**
+ * criuVersionOf, remembered in `cacheFile` for this very binary (device, inode, size, mtime): every export
+ * and import records or checks the version, and asking CRIU costs a process start (~13 ms here). A path
+ * that is not absolute (found through PATH) is not cached.
+ */
+export function criuVersionCached(bin: string, cacheFile: string): string | null {
+  if (!path.isAbsolute(bin)) return criuVersionOf(bin);
+  let key: string;
+  try {
+    const st = fs.statSync(bin);
+    key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return null;
+  }
+  try {
+    const c = JSON.parse(fs.readFileSync(cacheFile, 'utf8')) as { key?: unknown; version?: unknown };
+    if (c.key === key && typeof c.version === 'string') return c.version;
+  } catch {
+    /* no cache yet, or unreadable: ask */
+  }
+  const version = criuVersionOf(bin);
+  if (version !== null) {
+    try {
+      const tmp = `${cacheFile}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, JSON.stringify({ key, version }), { mode: 0o600 });
+      fs.renameSync(tmp, cacheFile);
+    } catch {
+      /* a cache that cannot be written is asked again next time */
+    }
+  }
+  return version;
+}
+
+function versionLine(out: string): string | null {
+  return /^Version:\s*(\S+)/m.exec(out)?.[1] ?? null;
 }
 
 /** The CRIU binary stasis uses: $STASIS_CRIU, the private install, else `criu` from PATH. */
@@ -69,8 +107,11 @@ export function defaultCriuBinary(env: NodeJS.ProcessEnv = process.env): string 
   return fs.existsSync(DEFAULT_CRIU) ? DEFAULT_CRIU : 'criu';
 }
 
-/** This host's facts. `criu` names the CRIU binary to ask for its version (default: `defaultCriuBinary`). */
-export function readHostInfo(opts: { criu?: string } = {}): HostInfo {
+/**
+ * This host's facts. `criu` names the CRIU binary to ask for its version (default: `defaultCriuBinary`);
+ * false: not asked (criuVersion null), for a caller that has it already.
+ */
+export function readHostInfo(opts: { criu?: string | false } = {}): HostInfo {
   const arch = os.machine();
   let cpuinfo = '';
   try {
@@ -81,7 +122,7 @@ export function readHostInfo(opts: { criu?: string } = {}): HostInfo {
   return {
     arch,
     kernel: os.release(),
-    criuVersion: criuVersionOf(opts.criu ?? defaultCriuBinary()),
+    criuVersion: opts.criu === false ? null : criuVersionOf(opts.criu ?? defaultCriuBinary()),
     cpuFeatures: isaFeatures(arch, parseCpuFlags(cpuinfo)),
   };
 }

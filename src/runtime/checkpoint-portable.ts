@@ -23,7 +23,6 @@ import {
   exportCheckpoint,
   manifestReserve,
   partialArchivePath,
-  readHostInfo,
   unstream,
   type KnownHashes,
   makeConfigDump,
@@ -32,6 +31,7 @@ import {
   type Compression,
   type StreamedArchive,
 } from '../archive';
+import { hostFacts } from './host-facts';
 import { diffAgainstBase, diffExclusions, diffOverlay, type RootfsDiff } from '../rootfs-diff';
 import { parseMountinfo } from '../util/mountinfo';
 import { resolveInRoot } from './checkpoint-rootfs';
@@ -62,14 +62,17 @@ export interface RootfsCapture {
   why?: string;
 }
 
-/** The container's memory use, read without holding its lock for long (1 GiB when it cannot be read). */
-function peekMemoryBytes(ctx: Context, id: string): number {
+/**
+ * The container's memory use and process count, read without holding its lock for long (1 GiB and
+ * undefined when they cannot be read: the checkpoint itself then reports what is wrong).
+ */
+function peekContainer(ctx: Context, id: string): { memoryBytes: number; processes?: number } {
   try {
     const { lock, record } = new StateStore(ctx.root).open(id, LockMode.Shared);
     lock.release();
-    return containerMemoryBytes(record);
+    return { memoryBytes: containerMemoryBytes(record), processes: containerProcesses(record) };
   } catch {
-    return 1 << 30; // the checkpoint itself reports a missing container
+    return { memoryBytes: 1 << 30 };
   }
 }
 
@@ -218,7 +221,7 @@ export async function finishExport(
   });
   // CRIU's log is for this host's diagnostics, not part of the checkpoint.
   fs.rmSync(path.join(dir, 'dump.log'), { force: true });
-  const host = readHostInfo({ criu: criuPath });
+  const host = hostFacts(ctx, criuPath);
   mark('export: host facts read');
   const inArchive = streamed?.members.map((m) => ({ path: `${LAYOUT.checkpointDir}/${m.name}`, size: m.size, sha256: m.sha256 }));
   await writeManifest(dir, { host, known, inArchive });
@@ -249,15 +252,18 @@ export async function exportContainer(ctx: Context, opts: CheckpointOptions, req
   }
   if (opts.pageServer) throw new RuntimeError('usage', 'checkpoint: --export cannot be used with --page-server: the memory would go to the page server, not into the archive');
   const compress = compressionFor(req.file, req.compress); // a bad --compress fails before anything is frozen
-  const { dir, temporary } = preparePortableDir(req, peekMemoryBytes(ctx, opts.id));
+  const peek = peekContainer(ctx, opts.id);
+  const { dir, temporary } = preparePortableDir(req, peek.memoryBytes);
   const images = path.join(dir, LAYOUT.checkpointDir);
   // The pages images are hashed while CRIU appends to them (growing-hash.ts), on the core it leaves free.
   const hasher = new GrowingFileHasher(images, `${LAYOUT.checkpointDir}/`, /^pages-\d+\.img$/);
-  // Into an uncompressed archive the memory goes straight from CRIU, written once (page-stream.ts).
   let stream: PageStream | undefined;
   let streamed: StreamedArchive | undefined;
   let dumped = false;
   try {
+    // Into an uncompressed archive the memory goes straight from CRIU, written once (page-stream.ts). The
+    // streamer starts before the container is frozen: it only waits on FIFOs until CRIU opens them.
+    if (temporary && compress === 'none') stream = await startPageStream(ctx, peek.processes, images, req.file);
     const result = await checkpointContainer(ctx, {
       ...opts,
       imagePath: images,
@@ -265,7 +271,6 @@ export async function exportContainer(ctx: Context, opts: CheckpointOptions, req
       beforeDump: async (record) => {
         const rootfs = await captureRootfsChanges(record, dir, req.rootfsBase);
         if (rootfs.why) ctx.log.warn(`checkpoint: the rootfs changes are not recorded: ${rootfs.why}`);
-        if (temporary && compress === 'none') stream = await startPageStream(ctx, record, images, req.file);
         hasher.start();
         return { rootfs };
       },
@@ -311,8 +316,8 @@ export async function exportContainer(ctx: Context, opts: CheckpointOptions, req
  * FIFOs for the container's pages images and the streamer behind them, or undefined (the export then copies
  * the images as before) when it cannot start. One FIFO per process: CRIU numbers pages images from 1.
  */
-async function startPageStream(ctx: Context, record: ContainerRecord, images: string, file: string): Promise<PageStream | undefined> {
-  const n = Math.min(containerProcesses(record) ?? 8, 256);
+async function startPageStream(ctx: Context, processes: number | undefined, images: string, file: string): Promise<PageStream | undefined> {
+  const n = Math.min(processes ?? 8, 256);
   const stream = new PageStream(images, partialArchivePath(file), manifestReserve(n), n);
   try {
     await stream.start();

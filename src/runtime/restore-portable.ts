@@ -17,9 +17,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Context } from '../cli/context';
-import { ArchiveError, LAYOUT, MANIFEST_FILE, firstMemberName, importCheckpoint, importUnverifiedCheckpoint, readDeletedFiles, readHostInfo, verifyCheckpointDir } from '../archive';
+import { ArchiveError, LAYOUT, MANIFEST_FILE, firstMemberName, importCheckpoint, importUnverifiedCheckpoint, readDeletedFiles, verifyCheckpointDir } from '../archive';
 import { applyRootfsDiff } from '../rootfs-diff';
 import { resolveCriu } from './checkpoint-criu';
+import { hostFacts } from './host-facts';
 import { RuntimeError, errnoText } from './errors';
 import type { RestoreOptions } from './restore';
 import { createMountpoints, namedHierarchyMounts, prepareEngineBundle, removeEngineBundle, type PreparedEngineBundle } from './restore-engine';
@@ -112,12 +113,12 @@ export async function restorePortable(ctx: Context, opts: PortableRestoreOptions
           ctx.log.warn(`restore: ${importFile} has no stasis manifest: its integrity is not checked (--no-verify)`);
           engine = true;
         } else {
-          const r = await importCheckpoint(file, dir, { host: readHostInfo({ criu: criuPath }) });
+          const r = await importCheckpoint(file, dir, { host: hostFacts(ctx, criuPath) });
           for (const w of r.warnings) ctx.log.warn(`restore: ${w}`);
         }
       } else {
         dir = path.resolve(rest.imagePath);
-        const r = await verifyCheckpointDir(dir, readHostInfo({ criu: criuPath }));
+        const r = await verifyCheckpointDir(dir, hostFacts(ctx, criuPath));
         for (const w of r.warnings) ctx.log.warn(`restore: ${w}`);
       }
     } catch (err) {
