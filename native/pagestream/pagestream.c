@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,8 +40,6 @@
 #define HEADER_SLOT 512
 #define MAX_STREAMS 256
 #define CHUNK (1 << 20)
-#define WINDOW (4 << 20) /* bytes hashed per mapping */
-#define PAGE 4096
 
 enum state { WAITING, ACTIVE, SPILLING, DONE };
 
@@ -79,19 +76,6 @@ static void fail(const char *step, int err, const char *what) {
 	_exit(1);
 }
 
-/*
- * Hashes `len` bytes at `off` of the stream's file where they are in the page cache, mapped rather than
- * read (no copy: the hash is the tail of an export, so every cycle in it counts).
- */
-static void hash_window(struct stream *s, int64_t off, int64_t len) {
-	int64_t base = off & ~(int64_t)(PAGE - 1);
-	size_t span = (size_t)(off + len - base);
-	unsigned char *p = mmap(NULL, span, PROT_READ, MAP_SHARED | MAP_POPULATE, s->out, base);
-	if (p == MAP_FAILED) fail("hash", errno, s->path);
-	if (!EVP_DigestUpdate(s->sha, p + (off - base), (size_t)len)) fail("hash", EIO, s->path);
-	munmap(p, span);
-}
-
 /* Hashes every stream's bytes in `out` behind the splicing, as they land in the page cache. */
 static void *hasher(void *arg) {
 	(void)arg;
@@ -100,6 +84,8 @@ static void *hasher(void *arg) {
 	 * can run, while CRIU and the splicing (which take turns on the FIFO) share the other. Best effort.
 	 */
 	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), -5);
+	unsigned char *buf = malloc(CHUNK);
+	if (!buf) fail("hash", ENOMEM, "buffer");
 	int64_t done[MAX_STREAMS] = {0};
 	for (;;) {
 		int idle = 1;
@@ -109,9 +95,11 @@ static void *hasher(void *arg) {
 			int64_t avail = s->size;
 			pthread_mutex_unlock(&lock);
 			while (done[i] < avail) {
-				int64_t n = avail - done[i] < WINDOW ? avail - done[i] : WINDOW;
-				hash_window(s, s->start + done[i], n);
-				done[i] += n;
+				size_t n = (size_t)(avail - done[i] < CHUNK ? avail - done[i] : CHUNK);
+				ssize_t r = pread(s->out, buf, n, s->start + done[i]);
+				if (r <= 0) fail("hash", r < 0 ? errno : EIO, s->path);
+				if (!EVP_DigestUpdate(s->sha, buf, (size_t)r)) fail("hash", EIO, s->path);
+				done[i] += r;
 				idle = 0;
 			}
 		}
@@ -126,6 +114,7 @@ static void *hasher(void *arg) {
 		if (idle) pthread_cond_wait(&moved, &lock);
 		pthread_mutex_unlock(&lock);
 	}
+	free(buf);
 	return NULL;
 }
 
