@@ -119,28 +119,38 @@ function datagrams(file: string): number[] {
   }
 }
 
-test('--ext-unix-sk: a datagram socket connected to a receiver outside the container dumps only with it and sends on after restore', { skip }, async (t) => {
-  // The receiver is bound at a path the container sees under the same name (a bind mount of the same
-  // directory): CRIU reconnects the restored socket by that name.
-  const w = flagprogWorld(['dgram', '/unset']);
+/**
+ * A flagprog container that connects a unix socket of `kind` to `peer`, a path in a directory bound into
+ * the container under the same name; `keep` registers the receiver to kill when the test ends.
+ */
+function unixPeerWorld(t: { after(fn: () => Promise<void>): void }, kind: 'dgram' | 'stream'): { w: World; peer: string; keep: (c: ChildProcess) => ChildProcess } {
+  const w = flagprogWorld([kind, '/unset']);
   const socks = path.join(w.dir, 'socks');
   fs.mkdirSync(socks);
   const peer = path.join(socks, 'peer');
   const spec = JSON.parse(fs.readFileSync(path.join(w.bundle, 'config.json'), 'utf8'));
-  spec.process.args = ['/bin/flagprog', 'dgram', peer];
+  spec.process.args = ['/bin/flagprog', kind, peer];
   spec.mounts.push({ destination: socks, source: socks, type: 'bind', options: ['rbind', 'rw'] });
   fs.writeFileSync(path.join(w.bundle, 'config.json'), JSON.stringify(spec, null, 2));
-  let receiver: ChildProcess | undefined;
+  const kids: ChildProcess[] = [];
   t.after(async () => {
-    receiver?.kill('SIGKILL');
+    for (const k of kids) k.kill('SIGKILL');
     await w.cleanup();
   });
+  return { w, peer, keep: (c) => (kids.push(c), c) };
+}
+
+test('--ext-unix-sk: a datagram socket connected to a receiver outside the container dumps only with it and sends on after restore', { skip }, async (t) => {
+  // The receiver is bound at a path the container sees under the same name (a bind mount of the same
+  // directory): CRIU reconnects the restored socket by that name.
+  const { w, peer, keep } = unixPeerWorld(t, 'dgram');
+  let receiver: ChildProcess | undefined;
   const id = w.id('extunix');
   w.ok(['run', '-d', '--bundle', w.bundle, id]);
   // CRIU finds a socket's peer through the sock_diag of the container's network namespace: the receiver
   // lives there (a receiver in the host's namespace makes the dump fail: "socket … without peer").
   const got = path.join(w.dir, 'got');
-  receiver = flagprogInNetns(w, w.state(id)!.pid, ['recv-dgram', peer, got]);
+  receiver = keep(flagprogInNetns(w, w.state(id)!.pid, ['recv-dgram', peer, got]));
   await waitFor('datagrams from the container', () => datagrams(got).length > 3);
   await refusedAndStillRunning(w, id, [], /criu dump failed: .*external socket is used.*ext-unix-sk/i);
   const images = w.images('images');
@@ -154,22 +164,11 @@ test('--ext-unix-sk: a datagram socket connected to a receiver outside the conta
 });
 
 test('--ext-unix-sk: a stream socket connected outside the container is refused even with it (CRIU dumps only datagram peers)', { skip }, async (t) => {
-  const w = flagprogWorld(['stream', '/unset']);
-  const socks = path.join(w.dir, 'socks');
-  fs.mkdirSync(socks);
-  const peer = path.join(socks, 'peer');
-  const spec = JSON.parse(fs.readFileSync(path.join(w.bundle, 'config.json'), 'utf8'));
-  spec.process.args = ['/bin/flagprog', 'stream', peer];
-  spec.mounts.push({ destination: socks, source: socks, type: 'bind', options: ['rbind', 'rw'] });
-  fs.writeFileSync(path.join(w.bundle, 'config.json'), JSON.stringify(spec, null, 2));
+  const { w, peer, keep } = unixPeerWorld(t, 'stream');
   let receiver: ChildProcess | undefined;
-  t.after(async () => {
-    receiver?.kill('SIGKILL');
-    await w.cleanup();
-  });
   const id = w.id('extstream');
   w.ok(['run', '-d', '--bundle', w.bundle, id]);
-  receiver = flagprogInNetns(w, w.state(id)!.pid, ['recv-stream', peer]);
+  receiver = keep(flagprogInNetns(w, w.state(id)!.pid, ['recv-stream', peer]));
   await waitFor('the counter to start (connected)', () => w.count() > 2);
   await refusedAndStillRunning(w, id, ['--ext-unix-sk'], /criu dump failed: .*half of stream unix connection/i);
 });

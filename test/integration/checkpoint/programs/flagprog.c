@@ -68,16 +68,23 @@ static int connect_unix (int type, const char *path)
     }
 }
 
+/* 127.0.0.1:PORT */
+static struct sockaddr_in loopback (const char *port)
+{
+  struct sockaddr_in a;
+  memset (&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons ((unsigned short) atoi (port));
+  a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  return a;
+}
+
 int main (int argc, char **argv)
 {
   if (argc >= 3 && strcmp (argv[1], "listen") == 0)
     {
       int s = socket (AF_INET, SOCK_STREAM, 0);
-      struct sockaddr_in a;
-      memset (&a, 0, sizeof a);
-      a.sin_family = AF_INET;
-      a.sin_port = htons ((unsigned short) atoi (argv[2]));
-      a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+      struct sockaddr_in a = loopback (argv[2]);
       if (s < 0 || bind (s, (struct sockaddr *) &a, sizeof a) < 0 || listen (s, 8) < 0)
         return perror ("listen"), 1;
       count_forever (-1);
@@ -85,11 +92,7 @@ int main (int argc, char **argv)
   if (argc >= 3 && strcmp (argv[1], "connect") == 0)
     {
       int s = socket (AF_INET, SOCK_STREAM, 0);
-      struct sockaddr_in a;
-      memset (&a, 0, sizeof a);
-      a.sin_family = AF_INET;
-      a.sin_port = htons ((unsigned short) atoi (argv[2]));
-      a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+      struct sockaddr_in a = loopback (argv[2]);
       if (s < 0 || connect (s, (struct sockaddr *) &a, sizeof a) < 0)
         return perror ("connect"), 1;
       return 0;
