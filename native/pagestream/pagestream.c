@@ -150,8 +150,6 @@ int main(int argc, char **argv) {
 		/* Non-blocking: CRIU opens the FIFOs one by one, and poll reports POLLHUP only after a writer left. */
 		s->fd = open(s->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 		if (s->fd < 0) fail("open", errno, s->path);
-		/* Fewer wake-ups per GiB; above the unprivileged limit the default stays. */
-		(void)fcntl(s->fd, F_SETPIPE_SZ, CHUNK);
 		s->sha = EVP_MD_CTX_new();
 		if (!s->sha || !EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL)) fail("hash", ENOMEM, s->path);
 	}
@@ -183,6 +181,11 @@ int main(int argc, char **argv) {
 			if (s->state == WAITING) {
 				if (active < 0) {
 					s->state = ACTIVE;
+					/*
+					 * A bigger pipe, fewer wake-ups per GiB; only for the stream being written: pipe
+					 * capacity counts against the user's pipe pages, which other processes of root share.
+					 */
+					(void)fcntl(s->fd, F_SETPIPE_SZ, CHUNK);
 					s->out = ARCHIVE_FD;
 					s->header = end;
 					s->start = end + HEADER_SLOT;
