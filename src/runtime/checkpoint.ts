@@ -23,7 +23,7 @@ import { RuntimeError, errnoText } from './errors';
 import { faultPoint, mark } from './trace';
 import { endCheckpointFreeze, freezeForCheckpoint } from './checkpoint-guard';
 import { cgroupTmpfsLayout, dumpExternalMounts, parseMountinfo, type ListedEntry } from './checkpoint-mounts';
-import { descriptorLinks, hostFileStdio, readStdio, writeDescriptors } from './descriptors';
+import { descriptorLinks, hostFileStdio, readStdio, settleStdio, writeDescriptors } from './descriptors';
 import { writeCheckpointMeta, type CheckpointMeta } from './checkpoint-meta';
 import { emptyTmpfsCandidates, emptyTmpfsFound, perMountOptions, type RootFacts } from './checkpoint-empty-tmpfs';
 import { criuJoinsPristineNetns, criuUserError, dumpCriuStart, lazyPagesObstacle, pristineNetnsOpts, realLazyPagesHost, requireFeatures, resolveCriu } from './checkpoint-criu';
@@ -121,11 +121,10 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     const cgroupTmpfs = cgroupTmpfsLayout(record.spec, mounts, (mp) => listDir(`/proc/${record.pid}/root${mp}`), resolve);
     const specExtMnt = dumpExternalMounts(record.spec, mounts, resolve, { cgroupTmpfs });
     const tmpfsCandidates = emptyTmpfsCandidates(mounts, perMountOptions(mountinfo), new Set(specExtMnt.map((e) => e.key)));
-    const stdio = readStdio(record.pid);
-    const externalStdio = hostFileStdio(stdio, new Set(mounts.map((m) => m.id)));
+    const containerMountIds = new Set(mounts.map((m) => m.id));
+    const stdioBefore = readStdio(record.pid);
     const externalNetns = dumpExternalNetns(record.spec, record.pid);
     for (const m of specExtMnt) ctx.log.debug(`checkpoint: external mount ${m.key} as ${m.val} (${m.reason})`);
-    for (const e of externalStdio) ctx.log.debug(`checkpoint: stdio fd ${e.fd} is a host file, external as ${e.key}`);
 
     // Both directories exist before the freeze, so a bad path never touches the container.
     for (const [what, dir] of [['image', plan.imagesDir], ['work', plan.workDir]]) {
@@ -158,6 +157,10 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
     // Frozen: nothing writes to a tmpfs any more, so "empty" is final until the dump ends.
     // (Not without the freeze: a running container could write between the look and the dump.)
     const frozenNow = froze || c.status === 'paused';
+    // Read again once nothing moves: see settleStdio (a shell's redirect can hide the real stdout).
+    const stdio = frozenNow ? settleStdio(stdioBefore, readStdio(record.pid), containerMountIds) : stdioBefore;
+    const externalStdio = hostFileStdio(stdio, containerMountIds);
+    for (const e of externalStdio) ctx.log.debug(`checkpoint: stdio fd ${e.fd} is a host file, external as ${e.key}`);
     const rebuilt = {
       cgroupTmpfs,
       emptyTmpfs: frozenNow ? emptyTmpfsFound(tmpfsCandidates, (mp) => rootFacts(`/proc/${record.pid}/root${mp}`)) : [],

@@ -100,6 +100,24 @@ export function hostFileStdio(fds: readonly StdioFd[], containerMountIds: Readon
 }
 
 /**
+ * Init's stdio from two reads, before and after the freeze. A shell that redirects a builtin's output
+ * (`echo $i > /tmp/count`) points fd 1 at a container file for a moment and keeps its real stdout on a
+ * spare fd: a read in that moment would leave the host file undeclared, and CRIU would fail on the spare
+ * copy ("Can't lookup mount"). Per fd, a read on anything but a container file wins. Pure.
+ */
+export function settleStdio(first: readonly StdioFd[], second: readonly StdioFd[], containerMountIds: ReadonlySet<number>): StdioFd[] {
+  const inContainer = (f: StdioFd | undefined) => f !== undefined && f.link.startsWith('/') && f.mntId !== undefined && containerMountIds.has(f.mntId);
+  const out: StdioFd[] = [];
+  for (const fd of [0, 1, 2]) {
+    const a = first.find((f) => f.fd === fd);
+    const b = second.find((f) => f.fd === fd);
+    const pick = inContainer(a) && b !== undefined && !inContainer(b) ? b : (a ?? b);
+    if (pick) out.push(pick);
+  }
+  return out;
+}
+
+/**
  * inherit_fd entries for host-file stdio at restore: the key recorded at dump, replaced by restore's own
  * fd of the same number. A file that was on several fds is listed once, from its first fd.
  */

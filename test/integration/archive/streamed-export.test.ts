@@ -80,7 +80,9 @@ test('a streamer that dies during the dump: the dump fails, the container runs o
   // A warning line first (this plain-directory rootfs has no recorded changes), then the one error line.
   const errors = r.stderr.trim().split('\n').filter((l) => !l.includes('level=warning'));
   assert.equal(errors.length, 1, r.stderr);
-  assert.match(errors[0], /^stasis: criu dump failed: .*Broken pipe/);
+  // CRIU either was writing when the FIFO lost its reader (EPIPE) or opened it after the watchdog had put a
+  // directory in its place (EISDIR): both end the dump.
+  assert.match(errors[0], /^stasis: criu dump failed: .*(Broken pipe|Is a directory)/);
   // The error names CRIU's log, kept outside the removed staging directory: this test's to remove.
   const log = /\(log (\/[^)]+\.log)\)/.exec(errors[0])?.[1];
   assert.ok(log && fs.existsSync(log), `the log the error names exists: ${errors[0]}`);

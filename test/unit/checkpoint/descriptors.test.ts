@@ -2,7 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  descriptorLinks, externalFileKey, hostFileStdio, inheritHostFiles, inheritStdio, parseDescriptors,
+  descriptorLinks,
+  externalFileKey,
+  hostFileStdio,
+  inheritHostFiles,
+  inheritStdio,
+  parseDescriptors,
+  settleStdio,
 } from '../../../src/runtime/descriptors';
 import { RuntimeError } from '../../../src/runtime/errors';
 
@@ -49,4 +55,17 @@ test('parseDescriptors names the file when it is corrupt', () => {
   assert.deepEqual(parseDescriptors('["a","b"]', 'x.json'), ['a', 'b']);
   assert.throws(() => parseDescriptors('{', 'x.json'), (e: unknown) => e instanceof RuntimeError && /x\.json is corrupt: not valid JSON/.test(e.message));
   assert.throws(() => parseDescriptors('[1]', 'x.json'), /x\.json is corrupt: expected a list of strings/);
+});
+
+test('settleStdio: a read caught inside a shell redirect (fd 1 on a container file) gives way to the other read', () => {
+  const container = new Set([68, 69]);
+  const host = { fd: 1, link: '/tmp/run/out-0', mntId: 27, ino: 4242 };
+  const redirected = { fd: 1, link: '/tmp/count', mntId: 68, ino: 77 };
+  const stdin = { fd: 0, link: '/dev/null', mntId: 70, ino: 5 };
+  assert.deepEqual(settleStdio([stdin, redirected], [stdin, host], container), [stdin, host]);
+  assert.deepEqual(settleStdio([stdin, host], [stdin, redirected], container), [stdin, host]);
+  const pipe = { fd: 1, link: 'pipe:[123]' };
+  assert.deepEqual(settleStdio([redirected], [pipe], container), [pipe]);
+  assert.deepEqual(settleStdio([redirected], [redirected], container), [redirected], 'both caught: nothing better to take');
+  assert.deepEqual(settleStdio([host], [], container), [host]);
 });
