@@ -48,7 +48,7 @@ export function pagestreamPath(): string {
 /** Bytes reserved at the archive's start for the manifest, for a container of `processes` processes. Pure. */
 export function manifestReserve(processes: number): number {
   // ~130 bytes per manifest entry, about a dozen images per process, plus the fixed files: generous.
-  return 64 * 1024 + Math.ceil((Math.max(1, processes) * 4096) / 4096) * 4096;
+  return 64 * 1024 + Math.max(1, processes) * 4096;
 }
 
 /** Parses the streamer's report (see pagestream.c). Pure. */
@@ -158,14 +158,17 @@ export class PageStream {
   }
 
   /** Stops streaming and removes the FIFOs, spill files and the archive (the dump failed). */
-  async abort(): Promise<void> {
+  async abort(opts: { keepArchive?: boolean } = {}): Promise<void> {
     await this.stopWatchdog();
     if (this.child) {
       this.child.kill('SIGKILL');
       await this.exited?.catch(() => undefined);
       this.child = undefined;
     }
-    this.cleanup();
+    this.closeFd();
+    // keepArchive: after a dump that succeeded, the images in it are the only copy there is.
+    if (!opts.keepArchive) fs.rmSync(this.archive, { force: true });
+    this.removeFifos();
     for (const f of this.fifos) fs.rmSync(`${f}.spill`, { force: true });
   }
 
@@ -173,12 +176,6 @@ export class PageStream {
     const w = this.watchdog;
     this.watchdog = undefined;
     await w?.terminate();
-  }
-
-  private cleanup(): void {
-    this.closeFd();
-    fs.rmSync(this.archive, { force: true });
-    this.removeFifos();
   }
 
   private closeFd(): void {

@@ -221,7 +221,7 @@ export async function finishExport(
   });
   // CRIU's log is for this host's diagnostics, not part of the checkpoint.
   fs.rmSync(path.join(dir, 'dump.log'), { force: true });
-  const host = hostFacts(ctx, criuPath);
+  const host = hostFacts(criuPath);
   mark('export: host facts read');
   const inArchive = streamed?.members.map((m) => ({ path: `${LAYOUT.checkpointDir}/${m.name}`, size: m.size, sha256: m.sha256 }));
   await writeManifest(dir, { host, known, inArchive });
@@ -241,8 +241,8 @@ export async function finishExport(
 
 /**
  * `checkpoint --export`: dumps into the portable layout (rootfs changes captured while frozen), then writes
- * the archive. Refused up front: what cannot travel (pre-dump and lazy pages leave memory behind on this
- * host; --link-remap adds files to the rootfs during the dump, after the changes were captured).
+ * the archive. Refused up front: what cannot travel (pre-dump, lazy pages and a page server leave memory
+ * behind; --link-remap adds files to the rootfs during the dump, after the changes were captured).
  */
 export async function exportContainer(ctx: Context, opts: CheckpointOptions, req: ExportRequest): Promise<CheckpointResult> {
   if (opts.preDump) throw new RuntimeError('usage', 'checkpoint: --export cannot be used with --pre-dump: a pre-dump is not a complete checkpoint');
@@ -294,7 +294,11 @@ export async function exportContainer(ctx: Context, opts: CheckpointOptions, req
       let where = `the checkpoint is kept in ${dir} (restore --image-path ${dir})`;
       try {
         if (streamed) unstream(dir, streamed);
-        else await stream?.abort(); // the streamer itself failed: CRIU had written into the FIFOs
+        else if (stream) {
+          // The streamer failed after CRIU was done: where each image lies in its file is not known.
+          await stream.abort({ keepArchive: true });
+          where = `the checkpoint is incomplete: CRIU's memory images are in ${stream.archive}, unfinished, the rest in ${dir}`;
+        }
       } catch (e) {
         where = `its memory images are in ${streamed?.archive}, the rest in ${dir}: ${e instanceof Error ? e.message : String(e)}`;
       }

@@ -113,12 +113,12 @@ export async function restorePortable(ctx: Context, opts: PortableRestoreOptions
           ctx.log.warn(`restore: ${importFile} has no stasis manifest: its integrity is not checked (--no-verify)`);
           engine = true;
         } else {
-          const r = await importCheckpoint(file, dir, { host: hostFacts(ctx, criuPath) });
+          const r = await importCheckpoint(file, dir, { host: hostFacts(criuPath) });
           for (const w of r.warnings) ctx.log.warn(`restore: ${w}`);
         }
       } else {
         dir = path.resolve(rest.imagePath);
-        const r = await verifyCheckpointDir(dir, hostFacts(ctx, criuPath));
+        const r = await verifyCheckpointDir(dir, hostFacts(criuPath));
         for (const w of r.warnings) ctx.log.warn(`restore: ${w}`);
       }
     } catch (err) {
