@@ -21,8 +21,15 @@
       "libraries": ["-lcrypto", "-pthread"]
     },
     {
+      "target_name": "stasis-front",
+      "type": "executable",
+      "sources": ["native/front/front.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
+      "ldflags": ["-static"]
+    },
+    {
       "target_name": "stasis_native",
-      "sources": ["native/addon/addon.c", "native/addon/spawn.c"],
+      "sources": ["native/addon/addon.c", "native/addon/spawn.c", "native/addon/warm.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"]
     }
   ]

@@ -3,8 +3,12 @@
  * interleaved in one run (each round runs every runtime once, so drift hits all alike). Prints medians and
  * the ratio to runc. Run as root: `node dist/bench/lifecycle.js [rounds]`. NODE_EXTRA_CA_CERTS is removed
  * from the environment of every runtime, since it triples Node's start-up.
+ *
+ * stasis is measured twice: cold (STASIS_WARM=0: every call starts Node) and warm (calls taken by the warm
+ * workers of a `stasis service` the bench starts on its own socket, docs/warm.md). Every measurement starts
+ * after a 150 ms pause, so that no runtime pays for the service starting workers after another's calls.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,11 +22,14 @@ interface Runtime {
   name: string;
   bin: string;
   root: string;
+  env?: NodeJS.ProcessEnv;
 }
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'stasis-bench-'));
+const warmSocket = path.join(work, 'warm.sock');
 const runtimes: Runtime[] = [
-  { name: 'stasis', bin: path.join(repo, 'bin', 'stasis'), root: path.join(work, 'stasis') },
+  { name: 'stasis', bin: path.join(repo, 'bin', 'stasis'), root: path.join(work, 'stasis'), env: { ...env, STASIS_WARM: '0' } },
+  { name: 'stasis warm', bin: path.join(repo, 'bin', 'stasis'), root: path.join(work, 'stasis-warm'), env: { ...env, STASIS_WARM_SOCKET: warmSocket } },
   { name: 'runc', bin: which('runc'), root: path.join(work, 'runc') },
   { name: 'crun', bin: which('crun'), root: path.join(work, 'crun') },
 ].filter((r) => r.bin);
@@ -49,7 +56,7 @@ function ms(start: bigint): number {
 
 function runOnce(rt: Runtime, bundle: string, id: string): number {
   const t = process.hrtime.bigint();
-  const r = spawnSync(rt.bin, ['--root', rt.root, 'run', '--bundle', bundle, id], { env, stdio: ['ignore', 'ignore', errFd] });
+  const r = spawnSync(rt.bin, ['--root', rt.root, 'run', '--bundle', bundle, id], { env: rt.env ?? env, stdio: ['ignore', 'ignore', errFd] });
   const elapsed = ms(t);
   if (r.status !== 0) throw new Error(`${rt.name} run failed (status ${r.status}): ${lastError()}`);
   return elapsed;
@@ -76,7 +83,7 @@ function fullCycle(rt: Runtime, bundle: string, id: string): number {
   const pidFile = path.join(work, `${id}.pid`);
   const t = process.hrtime.bigint();
   const call = (...args: string[]) => {
-    const r = spawnSync(rt.bin, ['--root', rt.root, ...args], { env, stdio: ['ignore', 'ignore', errFd] });
+    const r = spawnSync(rt.bin, ['--root', rt.root, ...args], { env: rt.env ?? env, stdio: ['ignore', 'ignore', errFd] });
     if (r.status !== 0) throw new Error(`${rt.name} ${args[0]} failed (status ${r.status}): ${lastError()}`);
   };
   call('create', '--bundle', bundle, '--pid-file', pidFile, id);
@@ -100,13 +107,25 @@ function waitExit(pid: number): void {
   }
 }
 
+function settle(): void {
+  spawnSync('sleep', ['0.15']);
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+/** `stasis service` on the bench's own socket, once its workers answer. */
+function startService(): ChildProcess {
+  const service = spawn(path.join(repo, 'bin', 'stasis'), ['service', '--socket', warmSocket, '--workers', '4'], { env, stdio: 'ignore' });
+  for (let i = 0; i < 100 && spawnSync(path.join(repo, 'bin', 'stasis'), ['--version'], { env: runtimes[1].env }).status !== 0; i++);
+  return service;
+}
+
 function main(): void {
   const bundle = makeBundle();
+  const service = startService();
   const results = new Map<string, { run: number[]; cycle: number[]; error?: string }>();
   for (const rt of runtimes) results.set(rt.name, { run: [], cycle: [] });
   const node: number[] = [];
@@ -117,7 +136,11 @@ function main(): void {
       const res = results.get(rt.name)!;
       if (res.error) continue;
       try {
+        // A quiet moment before each measurement: the warm service starts its next workers when calls stop,
+        // and that start-up must not land on the next runtime's clock.
+        settle();
         res.run.push(runOnce(rt, bundle, `bench-${n++}`));
+        settle();
         res.cycle.push(fullCycle(rt, bundle, `bench-${n++}`));
       } catch (err) {
         res.error = (err as Error).message;
@@ -128,18 +151,19 @@ function main(): void {
   const baseRun = base && !base.error ? median(base.run) : NaN;
   const baseCycle = base && !base.error ? median(base.cycle) : NaN;
   console.log(`bench/lifecycle: ${rounds} interleaved rounds, medians (ratio to runc); load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  console.log('runtime   run /bin/true        create+start+wait+delete');
+  console.log('runtime       run /bin/true        create+start+wait+delete');
   for (const [name, r] of results) {
     if (r.error) {
-      console.log(`${name.padEnd(9)} not measured: ${r.error}`);
+      console.log(`${name.padEnd(13)} not measured: ${r.error}`);
       continue;
     }
     const a = median(r.run);
     const b = median(r.cycle);
-    console.log(`${name.padEnd(9)} ${a.toFixed(1).padStart(6)} ms (${(a / baseRun).toFixed(2)}x)   ${b.toFixed(1).padStart(6)} ms (${(b / baseCycle).toFixed(2)}x)`);
+    console.log(`${name.padEnd(13)} ${a.toFixed(1).padStart(6)} ms (${(a / baseRun).toFixed(2)}x)   ${b.toFixed(1).padStart(6)} ms (${(b / baseCycle).toFixed(2)}x)`);
   }
   const floor = median(node);
-  console.log(`node -e 0 ${floor.toFixed(1).padStart(6)} ms (${(floor / baseRun).toFixed(2)}x)   (the start-up every stasis command pays; x3 in the cycle)`);
+  console.log(`node -e 0     ${floor.toFixed(1).padStart(6)} ms (${(floor / baseRun).toFixed(2)}x)   (the start-up every stasis command pays; x3 in the cycle)`);
+  service.kill('SIGTERM');
   fs.rmSync(work, { recursive: true, force: true });
 }
 

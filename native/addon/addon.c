@@ -522,6 +522,10 @@ NAPI_MODULE_INIT() {
   export_fn(env, exports, "sealedCopy", js_sealed_copy);
   export_fn(env, exports, "exitNow", js_exit_now);
   export_fn(env, exports, "replaceCgroupDeviceProgram", js_replace_cgroup_device_program);
+  export_fn(env, exports, "listenSeqpacket", js_listen_seqpacket);
+  export_fn(env, exports, "acceptWatch", js_accept_watch);
+  export_fn(env, exports, "peerCred", js_peer_cred);
+  export_fn(env, exports, "dup2", js_dup2);
   /* The flock operation bits, so TypeScript does not hard-code them. */
   napi_set_named_property(env, exports, "LOCK_SH", make_int(env, LOCK_SH));
   napi_set_named_property(env, exports, "LOCK_EX", make_int(env, LOCK_EX));

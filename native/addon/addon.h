@@ -19,4 +19,10 @@ napi_value js_spawn(napi_env env, napi_callback_info info);
 napi_value js_stream_pair(napi_env env, napi_callback_info info);
 napi_value js_sealed_copy(napi_env env, napi_callback_info info);
 napi_value js_exit_now(napi_env env, napi_callback_info info);
+
+/* warm.c */
+napi_value js_listen_seqpacket(napi_env env, napi_callback_info info);
+napi_value js_accept_watch(napi_env env, napi_callback_info info);
+napi_value js_peer_cred(napi_env env, napi_callback_info info);
+napi_value js_dup2(napi_env env, napi_callback_info info);
 #endif

@@ -44,13 +44,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
   restore: { summary: 'restore a container from a previous checkpoint', load: () => loadSplit('restore') },
   resume: { summary: 'resumes all processes that have been previously paused', load: () => require('./commands/resume').default },
   run: { summary: 'create and run a container', load: () => require('./commands/run').default },
+  service: { summary: 'keep warm workers so that stasis calls skip Node\'s start-up', load: () => require('./commands/service').default },
   spec: { summary: 'create a new specification file', load: () => require('./commands/spec').default },
   start: { summary: 'executes the user defined process in a created container', load: () => require('./commands/start').default },
   state: { summary: 'output the state of a container', load: () => require('./commands/state').default },
   update: { summary: 'update container resource constraints', load: () => require('./commands/update').default },
 };
 
-const GLOBAL_FLAGS: FlagTable = {
+export const GLOBAL_FLAGS: FlagTable = {
   root: { type: 'string', help: 'root directory for storage of container state', value: 'DIR' },
   log: { type: 'string', help: 'write the runtime log to this file (default: stderr)', value: 'FILE' },
   'log-format': { type: 'string', help: 'log format: text or json', value: 'FORMAT' },
@@ -187,6 +188,26 @@ function report(err: unknown, log: Logger): number {
   log.error(msg);
   process.stderr.write(`stasis: ${msg}\n`);
   return code;
+}
+
+/**
+ * A warm worker's life (src/warm/worker.ts): load every command now, wait for one call, run it, end.
+ * bin/stasis's launcher calls this instead of main() when `stasis service` started it.
+ */
+export function warmWorker(launcherFile: string): Promise<never> {
+  const { serveOneCall } = require('../warm/worker') as typeof import('../warm/worker');
+  return serveOneCall({
+    main,
+    exit: exitProcess,
+    globalFlags: GLOBAL_FLAGS,
+    preload: () => {
+      for (const [name, entry] of Object.entries(COMMANDS)) if (name !== 'checkpoint' && name !== 'restore') entry.load();
+      require('node:net');
+      require('node:child_process');
+    },
+    bundleFile: __filename,
+    launcherFile,
+  });
 }
 
 if (require.main === module) {

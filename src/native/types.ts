@@ -55,6 +55,14 @@ export interface StasisNative {
    * Returns how many were detached. A refused program's error carries the verifier's output as `verifierLog`.
    */
   replaceCgroupDeviceProgram(cgroupDir: string, insns: Buffer): number;
+  /** A close-on-exec SOCK_SEQPACKET socket bound at path (mode 0600) and listening (`stasis service`). */
+  listenSeqpacket(path: string, backlog: number): number;
+  /** Blocks for a connection on listenFd (returned close-on-exec); -1 as soon as anything happens on watchFd. */
+  acceptWatch(listenFd: number, watchFd: number): number;
+  /** SO_PEERCRED of a connected unix socket (pid 0 when the peer is outside our pid namespace). */
+  peerCred(fd: number): { pid: number; uid: number; gid: number };
+  /** dup2(2): `to` becomes a copy of `from`, not close-on-exec. */
+  dup2(from: number, to: number): number;
   /** flock operation bits, as the C library defines them. */
   readonly LOCK_SH: number;
   readonly LOCK_EX: number;
@@ -78,6 +86,10 @@ export const NATIVE_FUNCTIONS = [
   'exitNow',
   'mkfifo',
   'setWinsize',
+  'listenSeqpacket',
+  'acceptWatch',
+  'peerCred',
+  'dup2',
 ] as const;
 
 /** Names every StasisNative numeric constant. */

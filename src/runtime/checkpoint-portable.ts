@@ -193,6 +193,8 @@ export async function captureRootfsChanges(record: ContainerRecord, dir: string,
 export function stasisExecutable(): string {
   const self = process.argv[1];
   if (!self || self.endsWith('.js')) return 'stasis';
+  // bin/stasis executes dist/launcher.cjs: name the executable, not the script.
+  if (self.endsWith('launcher.cjs')) return path.resolve(path.dirname(self), '..', 'bin', 'stasis');
   return path.resolve(self);
 }
 

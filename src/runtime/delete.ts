@@ -10,7 +10,7 @@ import { runHooksWarn } from './hooks';
 import { ociState } from './oci-state';
 import { isSameProcessAlive } from '../state/proc';
 import { RuntimeError } from './errors';
-import { faultPoint } from './trace';
+import { faultPoint, mark } from './trace';
 import { unmountOwn } from './host-mounts';
 import { StateStore, removeOrphanDir } from '../state/store';
 import { removeCloneBundle } from './clone-fs';
@@ -60,7 +60,9 @@ export async function destroy(ctx: Context, c: Loaded): Promise<void> {
   // (Only when we knew the init: a restore killed before it recorded the pid has a tree nobody has killed.)
   const nothingLeft = c.status === 'stopped' && record.pid > 0 && ownsPidNamespace(record);
   if (record.cgroup.owned && !nothingLeft && (await cg.exists())) await killAll(cg);
+  mark('delete: killed');
   await waitGone(record.pid, record.startTime, 5000);
+  mark('delete: gone');
   faultPoint('delete:killed');
   if (record.hostMountBase !== undefined) await unmountOwn(record.rootfs, record.hostMountBase);
   if (record.cgroup.owned) {
@@ -70,12 +72,14 @@ export async function destroy(ctx: Context, c: Loaded): Promise<void> {
       throw new RuntimeError('system', `cannot remove the cgroup of container ${record.id}: ${(err as Error).message}`);
     }
   }
+  mark('delete: cgroup removed');
   faultPoint('delete:cgroup-removed');
   for (const w of await runHooksWarn('poststop', record.spec.hooks?.poststop, ociState(record, 'stopped'))) ctx.log.warn(w);
   // A clone's overlay and layers (restore --clone): once its processes are gone and the hooks have seen its
   // bundle, before the state goes, so a failure here leaves a container to delete again, not a lost mount.
   if (record.clone) await removeCloneBundle(ctx.root, record.id);
   c.lock.remove();
+  mark('delete: state removed');
 }
 
 /** True when the container created its own pid namespace (rather than sharing or joining one). */

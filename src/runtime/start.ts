@@ -11,7 +11,7 @@ import { runHooksWarn } from './hooks';
 import { ociState } from './oci-state';
 import { isSameProcessAlive } from '../state/proc';
 import { RuntimeError, errnoText } from './errors';
-import { faultPoint } from './trace';
+import { faultPoint, mark } from './trace';
 
 /** Starts a created container and runs its poststart hooks (failures there are warnings, per the spec). */
 export async function startContainer(ctx: Context, id: string): Promise<void> {
@@ -21,9 +21,11 @@ export async function startContainer(ctx: Context, id: string): Promise<void> {
 /** Start on an already locked container (used by `run`). */
 export async function startLoaded(ctx: Context, c: Loaded): Promise<void> {
   requireStatus('start', c.record.id, c.status);
+  mark('start: gate');
   await openGate(c.store.fifoPath(c.record.id), c.record.pid, c.record.startTime);
   // A config without a process can be created (its environment exists); started, its init just ends.
   // runtime-tools' `start` test expects success and a stopped container here, so this is a warning.
+  mark('start: gate opened');
   if (!c.record.spec.process) ctx.log.warn(`container ${c.record.id} has no process in its config: nothing was run and it stopped`);
   for (const w of await runHooksWarn('poststart', c.record.spec.hooks?.poststart, ociState(c.record, 'running'))) ctx.log.warn(w);
 }
@@ -60,6 +62,7 @@ async function openGate(fifo: string, pid: number, startTime: string | undefined
   }
   try {
     const buf = Buffer.alloc(1);
+    mark('start: gate open for reading');
     if ((await readOnce(fd, buf)) !== 1 || initGone) throw new RuntimeError('bad-state', 'container init exited before it was started');
     // The init keeps its (close-on-exec) write end open until it executes the user process: read to
     // end-of-file so that start returns, and poststart hooks run, only after that.

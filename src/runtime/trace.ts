@@ -6,9 +6,8 @@
  * - STASIS_HELPER_FAULT=<step index>: passed on to the C helper (`helperEnv()`), which SIGKILLs itself right
  *   before running that step of its plan (native/helper/main.c). Only the fault-injection tests set it.
  */
-const trace = process.env.STASIS_TRACE === '1';
-const fault = process.env.STASIS_FAULT;
-const helperFault = process.env.STASIS_HELPER_FAULT;
+// Read on use, not at load: a warm worker (src/warm/worker.ts) loads this module before it has the
+// caller's environment.
 
 /** Every point a test can kill stasis at, in lifecycle order. */
 export const FAULT_POINTS = [
@@ -30,12 +29,12 @@ export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 /** Records a phase boundary. */
 export function mark(label: string): void {
-  if (trace) process.stderr.write(`${performance.now().toFixed(1).padStart(7)} ms  ${label}\n`);
+  if (process.env.STASIS_TRACE === '1') process.stderr.write(`${performance.now().toFixed(1).padStart(7)} ms  ${label}\n`);
 }
 
 /** Dies here, now, without any cleanup, when the tests asked for this point. */
 export function faultPoint(point: FaultPoint): void {
-  if (fault === point) process.kill(process.pid, 'SIGKILL');
+  if (process.env.STASIS_FAULT === point) process.kill(process.pid, 'SIGKILL');
 }
 
 /**
@@ -43,5 +42,6 @@ export function faultPoint(point: FaultPoint): void {
  * inherit ours), except for the STASIS_HELPER_FAULT test hook when a test set it.
  */
 export function helperEnv(): NodeJS.ProcessEnv {
+  const helperFault = process.env.STASIS_HELPER_FAULT;
   return helperFault ? { STASIS_HELPER_FAULT: helperFault } : {};
 }
