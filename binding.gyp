@@ -23,13 +23,13 @@
     {
       "target_name": "stasis-front",
       "type": "executable",
-      "sources": ["native/front/front.c"],
+      "sources": ["native/front/front.c", "native/common/fdpass.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
       "ldflags": ["-static"]
     },
     {
       "target_name": "stasis_native",
-      "sources": ["native/addon/addon.c", "native/addon/spawn.c", "native/addon/warm.c"],
+      "sources": ["native/addon/addon.c", "native/addon/spawn.c", "native/addon/warm.c", "native/common/fdpass.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"]
     }
   ]

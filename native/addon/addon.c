@@ -14,6 +14,7 @@
 #endif
 #include <node_api.h>
 #include "addon.h"
+#include "../common/fdpass.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -145,36 +146,6 @@ int get_fd_array(napi_env env, napi_value v, int *out) {
   return (int)n;
 }
 
-/* Sends data + fds (SCM_RIGHTS) as one message on socket fd. Retries on EINTR. */
-static ssize_t send_with_fds(int fd, const void *data, size_t len, const int *fds, int nfds) {
-  char dummy = 0;
-  struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-  /* A stream socket needs at least one byte of data for the control message to travel. */
-  if (len == 0 && nfds > 0) {
-    iov.iov_base = &dummy;
-    iov.iov_len = 1;
-  }
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
-    struct cmsghdr align;
-  } ctl;
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (nfds > 0) {
-    memset(&ctl, 0, sizeof ctl);
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-  }
-  ssize_t rc;
-  do rc = sendmsg(fd, &msg, MSG_NOSIGNAL);
-  while (rc < 0 && errno == EINTR);
-  return rc;
-}
-
 /* sendMsg(fd, buffer, fds?) -> bytes sent. */
 static napi_value js_send_msg(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -190,7 +161,7 @@ static napi_value js_send_msg(napi_env env, napi_callback_info info) {
   int fds[MAX_FDS];
   int nfds = get_fd_array(env, argv[2], fds);
   if (nfds < 0) return NULL;
-  ssize_t rc = send_with_fds(fd, data, len, fds, nfds);
+  ssize_t rc = fdpass_send(fd, data, len, fds, nfds);
   if (rc < 0) return throw_errno(env, "sendmsg", errno);
   return make_int(env, (int32_t)rc);
 }
@@ -283,7 +254,7 @@ static napi_value js_send_fd_to_unix_socket(napi_env env, napi_callback_info inf
     close(sock);
     return throw_errno(env, "connect", err);
   }
-  if (send_with_fds(sock, name, nlen, &fd, 1) < 0) {
+  if (fdpass_send(sock, name, nlen, &fd, 1) < 0) {
     int err = errno;
     close(sock);
     return throw_errno(env, "sendmsg", err);

@@ -7,7 +7,7 @@
  *   1. connect to the service's SOCK_SEQPACKET socket ($STASIS_WARM_SOCKET, else /run/stasis-warm/sock);
  *   2. send REQUEST: umask, argv, environment, and fds 0, 1, 2 and the working directory (SCM_RIGHTS);
  *   3. the worker answers "ok <pid>" or "cold <reason>" (the worker decides: wrong namespaces, a command that
- *      must run cold...). On "cold", nothing has happened yet: exec the launcher;
+ *      must run cold...). On "cold", nothing has happened yet: exec the launcher. On "ok", answer "go";
  *   4. serve the worker until it sends "exit <code>": run each SPAWN it asks for as a child of this process,
  *      so the helper, and so the container, descend from the caller (conmon and containerd's shim reap
  *      them as subreapers), report each child's exit on the notes channel the worker gave, and forward the
@@ -29,6 +29,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "../common/fdpass.h"
 
 #define DEFAULT_SOCKET "/run/stasis-warm/sock"
 #define MAX_MSG (256 * 1024)
@@ -43,7 +44,7 @@ static const int FORWARDED[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUS
 
 /* The Node launcher beside this executable (bin/stasis -> dist/launcher.cjs), executed with our argv. */
 static void __attribute__((noreturn)) exec_cold(char **argv) {
-  char self[PATH_MAX];
+  char self[PATH_MAX] = "bin/stasis";
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 32);
   if (n > 0) {
     self[n] = '\0';
@@ -81,28 +82,6 @@ static long put_num(char *buf, long at, long v) {
   char num[24];
   snprintf(num, sizeof num, "%ld", v);
   return put(buf, at, num);
-}
-
-static ssize_t send_fds(int sock, const void *data, size_t len, const int *fds, int nfds) {
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
-    struct cmsghdr align;
-  } ctl;
-  struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (nfds > 0) {
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-  }
-  ssize_t r;
-  do r = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  while (r < 0 && errno == EINTR);
-  return r;
 }
 
 /* One message with its fds (close-on-exec). Returns its length, 0 at end-of-file, -1 on error. */
@@ -176,7 +155,7 @@ static int send_request(int s, int argc, char **argv) {
   int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (cwd < 0) return -1;
   int fds[4] = {0, 1, 2, cwd};
-  ssize_t r = send_fds(s, buf, (size_t)at, fds, 4);
+  ssize_t r = fdpass_send(s, buf, (size_t)at, fds, 4);
   close(cwd);
   return r == at ? 0 : -1;
 }
@@ -284,7 +263,7 @@ static void spawn(int s, char *buf, size_t len, int *fds, int nfds) {
   char reply[64];
   long at = err == 0 ? put(reply, 0, "pid") : put(reply, 0, "errno");
   at = err == 0 ? put_num(reply, at, pid) : put_num(reply, at, err);
-  send_fds(s, reply, (size_t)at, NULL, 0);
+  fdpass_send(s, reply, (size_t)at, NULL, 0);
 }
 
 /* Serves the worker until it reports its exit status; returns that status. */
@@ -340,7 +319,9 @@ int main(int argc, char **argv) {
   if (warm != NULL && strcmp(warm, "0") == 0) exec_cold(argv);
   int s = connect_service();
   if (s < 0) exec_cold(argv);
-  if (send_request(s, argc, argv) < 0 || (worker = await_ok(s)) <= 0) {
+  /* "go" commits both sides: a worker that answered after we gave up waiting gets end-of-file instead, and
+   * ends without running the call that we are about to run cold. */
+  if (send_request(s, argc, argv) < 0 || (worker = await_ok(s)) <= 0 || fdpass_send(s, "go", 3, NULL, 0) != 3) {
     close(s);
     exec_cold(argv);
   }

@@ -5,6 +5,8 @@
  *
  *   front → worker  request  umask argc argv… envc env…           fds: stdin stdout stderr cwd
  *   worker → front  ok pid | cold reason
+ *   front → worker  go          (after ok: the call is the worker's; a caller that gave up waiting sends
+ *                                nothing and closes, and runs the call cold itself)
  *   worker → front  spawn setsid hasExec slots path argc argv… envc env…
  *                                                                 fds: notes [exec] one per slot
  *   front → worker  pid N | errno N

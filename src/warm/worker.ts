@@ -60,6 +60,15 @@ function receive(conn: number): { msg: ReceivedMessage; req: WarmRequest } | und
   }
 }
 
+/** True once the caller answers "go" to our "ok": from then on the call is ours, and only ours. */
+function committed(conn: number): boolean {
+  try {
+    return native().recvMsg(conn, 64).data.toString('latin1') === 'go\0';
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Runs what every call runs first, once, before any call: V8 executes a function's first calls slowest
  * (and Node loads some internals on first use), and this is time no caller waits for.
@@ -114,6 +123,7 @@ export async function serveOneCall(deps: WorkerDeps): Promise<never> {
     }
   }
   n.sendMsg(conn, encodeOk(process.pid));
+  if (!committed(conn)) n.exitNow(0); // the caller gave up waiting for us and runs the call cold
 
   // Become the call. process.stdout and friends do not exist yet (nothing touched them): made later, they
   // are made for these fds.
