@@ -12,6 +12,7 @@
  *      so the helper, and so the container, descend from the caller (conmon and containerd's shim reap
  *      them as subreapers), report each child's exit on the notes channel the worker gave, and forward the
  *      signals a runtime is sent (Ctrl-C, SIGTERM, SIGWINCH...) to the worker, as Node would receive them.
+ *      A worker about to kill itself with a signal says "die <signal>" first: we end the same way.
  * The worker's reply to step 2 is awaited for at most a few seconds; any failure before step 4 goes cold.
  */
 #define _GNU_SOURCE
@@ -266,6 +267,14 @@ static void spawn(int s, char *buf, size_t len, int *fds, int nfds) {
   fdpass_send(s, reply, (size_t)at, NULL, 0);
 }
 
+/* Ends this process with signal sig, as the call's process ended (or is about to). */
+static void die(int sig, const sigset_t *blocked) {
+  if (sig <= 0 || sig >= NSIG) return;
+  signal(sig, SIG_DFL);
+  sigprocmask(SIG_UNBLOCK, blocked, NULL);
+  raise(sig);
+}
+
 /* Serves the worker until it reports its exit status; returns that status. */
 static int serve(int s) {
   sigset_t block, wait_mask;
@@ -299,14 +308,12 @@ static int serve(int s) {
     }
     for (int i = 0; i < nfds; i++) close(fds[i]);
     char *f[2];
-    if (split(buf, (size_t)n, f, 2) == 2 && strcmp(f[0], "exit") == 0) return atoi(f[1]) & 0xff;
+    if (split(buf, (size_t)n, f, 2) != 2) continue;
+    if (strcmp(f[0], "exit") == 0) return atoi(f[1]) & 0xff;
+    if (strcmp(f[0], "die") == 0) die(atoi(f[1]), &block); /* the worker kills itself with this signal */
   }
   /* The worker ended without a status. Killed by a signal we forwarded: end the same way, as Node would have. */
-  if (last_signal != 0 && last_signal != SIGWINCH && last_signal != SIGCONT) {
-    signal(last_signal, SIG_DFL);
-    sigprocmask(SIG_UNBLOCK, &block, NULL);
-    raise(last_signal);
-  }
+  if (last_signal != 0 && last_signal != SIGWINCH && last_signal != SIGCONT) die(last_signal, &block);
   fprintf(stderr, "stasis: the warm worker ended without reporting an exit status\n");
   return 1;
 }

@@ -10,7 +10,7 @@
  *   worker → front  spawn setsid hasExec slots path argc argv… envc env…
  *                                                                 fds: notes [exec] one per slot
  *   front → worker  pid N | errno N
- *   worker → front  exit code
+ *   worker → front  exit code | die signal   (die: the worker is killing itself with that signal)
  *   front → notes   "pid code signal\n" per child that ended (code -1 when a signal ended it)
  */
 import { parseFlags, type FlagTable } from '../cli/args';
@@ -86,6 +86,10 @@ export function encodeCold(reason: string): Buffer {
 
 export function encodeExit(code: number): Buffer {
   return join(['exit', code]);
+}
+
+export function encodeDie(signal: number): Buffer {
+  return join(['die', signal]);
 }
 
 export function encodeSpawn(s: SpawnRequest): Buffer {

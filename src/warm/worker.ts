@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { FlagTable } from '../cli/args';
 import { native, type ReceivedMessage } from '../native';
-import { coldReason, decodeRequest, encodeCold, encodeExit, encodeOk, encodeRequest, type WarmRequest } from './protocol';
+import { coldReason, decodeRequest, encodeCold, encodeDie, encodeExit, encodeOk, encodeRequest, type WarmRequest } from './protocol';
 import { prepareSpawnThroughCaller } from './remote-spawn';
 
 const LISTEN_FD = 3;
@@ -147,6 +147,20 @@ export async function serveOneCall(deps: WorkerDeps): Promise<never> {
     } catch {
       /* the caller is gone */
     }
+  };
+  // A call that SIGKILLs its own process (the fault-injection points do) takes the caller's bin/stasis with
+  // it, as it would a cold process. (Catchable signals go through Node's handlers as usual.)
+  const kill = process.kill.bind(process);
+  process.kill = (pid: number, signal?: string | number) => {
+    const num = typeof signal === 'string' ? os.constants.signals[signal as NodeJS.Signals] : signal;
+    if (pid === process.pid && num === os.constants.signals.SIGKILL) {
+      try {
+        n.sendMsg(conn, encodeDie(num));
+      } catch {
+        /* the caller is gone */
+      }
+    }
+    return kill(pid, signal);
   };
   const exitNow = n.exitNow.bind(n);
   Object.assign(n, { exitNow: (code: number) => (report(code), exitNow(code)) });

@@ -119,6 +119,17 @@ test('exec through a worker: output, status, and detached', { skip }, async (t) 
   assert.ok(Number(fs.readFileSync(pidFile, 'utf8')) > 0);
 });
 
+test('a call that kills itself (a fault point) kills the caller\'s bin/stasis the same way', { skip }, async (t) => {
+  const c = env.bundle(t, { args: ['true'] });
+  const before = taken();
+  const r = await warm(['create', '-b', c.dir, c.id], { env: { STASIS_FAULT: 'create:claimed' } });
+  assert.equal(r.signal, 'SIGKILL', show(r));
+  assert.equal(taken(), before + 1, 'the call was a warm one');
+  const d = await warm(['delete', '--force', c.id]);
+  assert.equal(d.code, 0, show(d));
+  assert.deepEqual(env.stateEntries(), []);
+});
+
 test('calls that must run cold do, and work', { skip }, async (t) => {
   const before = taken();
   const help = await warm(['checkpoint', '--help']);
