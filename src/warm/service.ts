@@ -32,7 +32,7 @@ export interface ServiceOptions {
 export async function runService(o: ServiceOptions): Promise<number> {
   const n = native();
   const dir = path.dirname(o.socket);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const madeDir = fs.mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined;
   // One service per socket: the lock is held for the service's life, and released by the kernel when it dies.
   const lockFd = fs.openSync(`${o.socket}.lock`, 'w', 0o600);
   try {
@@ -111,7 +111,7 @@ export async function runService(o: ServiceOptions): Promise<number> {
     fs.rmSync(`${o.socket}.lock`, { force: true });
     fs.closeSync(lockFd);
     try {
-      fs.rmdirSync(dir); // made by us, or by an earlier service; left alone when anything else is in it
+      if (madeDir) fs.rmdirSync(dir); // ours; left alone if anything else was put in it since
     } catch {
       /* not empty */
     }
