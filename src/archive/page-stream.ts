@@ -202,15 +202,24 @@ export class PageStream {
 
 /**
  * The watchdog's code (plain CommonJS, evaluated). While CRIU dumps, stasis's main thread is blocked on
- * CRIU's socket and cannot see its children die; this thread can. Should the streamer die (killed, not
- * failing: a failure does this itself), every FIFO left gets a reader for a moment, which releases a CRIU
- * waiting in open(), and a directory in its place, so that CRIU's next open fails: the dump then fails and
- * stasis thaws the container, instead of CRIU waiting forever with the container frozen.
+ * CRIU's socket and cannot see its children die; this thread can. It holds a read end of every FIFO from
+ * its start (it never reads: the data is the streamer's), so that CRIU's open of a FIFO does not wait for
+ * a reader for long. Should the streamer die (killed, not failing: a failure does this itself), every FIFO left is
+ * replaced by a directory, so that CRIU's next open fails (EISDIR); a moment later the held ends close, so
+ * that a CRIU writing to a FIFO it had opened gets EPIPE. The dump then fails and stasis thaws the container,
+ * instead of CRIU waiting forever with the container frozen. (Releasing a blocked open by opening and closing
+ * the FIFO at once, as before, lost a race: an open whose path lookup came before the swap but whose wait
+ * for a reader came after it waited forever on the unlinked FIFO.)
  */
 const WATCHDOG = `
 const { workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const { pid, fifos } = workerData;
+// Opened by this thread, so Node closes them when the thread is terminated.
+const held = fifos.map((f) => { try { return fs.openSync(f, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK); } catch { return -1; } });
+function release() {
+  for (const fd of held.splice(0)) try { if (fd >= 0) fs.closeSync(fd); } catch {}
+}
 function alive() {
   try { return !/^\\d+ \\(.*\\) [ZX]/.test(fs.readFileSync('/proc/' + pid + '/stat', 'utf8')); } catch { return false; }
 }
@@ -220,12 +229,11 @@ const timer = setInterval(() => {
   for (const f of fifos) {
     try {
       if (!fs.lstatSync(f).isFIFO()) continue;
-      // Open and close at once: a blocked open returns and the writes after it fail (EPIPE).
-      fs.closeSync(fs.openSync(f, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK));
       fs.unlinkSync(f);
       fs.mkdirSync(f, 0o700);
     } catch {}
   }
+  setTimeout(release, 200);
 }, 20);
 `;
 
