@@ -116,10 +116,14 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-/** `stasis service` on the bench's own socket, once its workers answer. */
+/** `stasis service` on the bench's own socket, listening, with a few calls made so its workers are up. */
 function startService(): ChildProcess {
   const service = spawn(path.join(repo, 'bin', 'stasis'), ['service', '--socket', warmSocket, '--workers', '4'], { env, stdio: 'ignore' });
-  for (let i = 0; i < 100 && spawnSync(path.join(repo, 'bin', 'stasis'), ['--version'], { env: runtimes[1].env }).status !== 0; i++);
+  for (let i = 0; i < 100 && !fs.existsSync(warmSocket); i++) spawnSync('sleep', ['0.1']);
+  if (!fs.existsSync(warmSocket)) throw new Error(`stasis service did not listen on ${warmSocket}`);
+  // A call waits in the socket's queue until a worker has started: these wait for the first workers.
+  for (let i = 0; i < 4; i++) spawnSync(path.join(repo, 'bin', 'stasis'), ['--version'], { env: runtimes[1].env });
+  settle();
   return service;
 }
 

@@ -14,7 +14,6 @@
 #endif
 #include <node_api.h>
 #include "addon.h"
-#include "../common/fdpass.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -179,38 +178,13 @@ static napi_value js_recv_msg(napi_env env, napi_callback_info info) {
   if (max <= 0) return throw_type(env, "maxBytes must be positive");
   char *buf = malloc((size_t)max);
   if (buf == NULL) return throw_errno(env, "malloc", ENOMEM);
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
-    struct cmsghdr align;
-  } ctl;
-  struct iovec iov = {.iov_base = buf, .iov_len = (size_t)max};
-  struct msghdr msg;
-  ssize_t n;
-  do {
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof ctl.buf;
-    n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
+  int fds[MAX_FDS];
+  int nfds = 0;
+  ssize_t n = fdpass_recv(fd, buf, (size_t)max, fds, &nfds);
   if (n < 0) {
     int err = errno;
     free(buf);
     return throw_errno(env, "recvmsg", err);
-  }
-
-  int fds[MAX_FDS];
-  int nfds = 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-    for (int i = 0; i < count && nfds < MAX_FDS; i++) memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-  }
-  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-    for (int i = 0; i < nfds; i++) close(fds[i]);
-    free(buf);
-    return throw_errno(env, "recvmsg", EMSGSIZE);
   }
 
   napi_value out, data, fd_arr;

@@ -3,9 +3,10 @@
 #define STASIS_ADDON_H
 #include <node_api.h>
 #include <stdint.h>
+#include "../common/fdpass.h"
 
 /* Upper bound on fds carried by one message or given to one spawned child. */
-#define MAX_FDS 64
+#define MAX_FDS FDPASS_MAX
 
 napi_value throw_errno(napi_env env, const char *syscall_name, int err);
 napi_value throw_type(napi_env env, const char *msg);

@@ -32,9 +32,8 @@
 #include <unistd.h>
 #include "../common/fdpass.h"
 
-#define DEFAULT_SOCKET "/run/stasis-warm/sock"
+#define DEFAULT_SOCKET "/run/stasis-warm/sock" /* src/warm/service.ts DEFAULT_SOCKET: the two must agree */
 #define MAX_MSG (256 * 1024)
-#define MAX_FDS 64
 #define REPLY_TIMEOUT_MS 5000
 
 static pid_t worker;
@@ -85,29 +84,9 @@ static long put_num(char *buf, long at, long v) {
   return put(buf, at, num);
 }
 
-/* One message with its fds (close-on-exec). Returns its length, 0 at end-of-file, -1 on error. */
+/* One message with its fds (close-on-exec), NUL-terminated. Returns its length, 0 at end-of-file, -1 on error. */
 static ssize_t recv_fds(int sock, char *buf, size_t size, int *fds, int *nfds) {
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
-    struct cmsghdr align;
-  } ctl;
-  struct iovec iov = {.iov_base = buf, .iov_len = size - 1};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
-  ssize_t r;
-  do r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  while (r < 0 && errno == EINTR);
-  *nfds = 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); r >= 0 && c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-    for (int i = 0; i < count && *nfds < MAX_FDS; i++) memcpy(&fds[(*nfds)++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-  }
-  if (r > 0 && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-    for (int i = 0; i < *nfds; i++) close(fds[i]);
-    *nfds = 0;
-    errno = EMSGSIZE;
-    return -1;
-  }
+  ssize_t r = fdpass_recv(sock, buf, size - 1, fds, nfds);
   if (r >= 0) buf[r] = '\0';
   return r;
 }
@@ -169,7 +148,7 @@ static pid_t await_ok(int s) {
   while (r < 0 && errno == EINTR);
   if (r <= 0) return 0;
   char buf[4096];
-  int fds[MAX_FDS], nfds;
+  int fds[FDPASS_MAX], nfds;
   ssize_t n = recv_fds(s, buf, sizeof buf, fds, &nfds);
   for (int i = 0; i < nfds; i++) close(fds[i]);
   char *f[3];
@@ -198,7 +177,7 @@ static void __attribute__((noreturn)) spawn_child(int err_fd, int setsid_, int e
   if (setsid_) setsid();
   int top = 2;
   for (int i = 0; i < n; i++) top = slot[i] > top ? slot[i] : top;
-  int tmp[MAX_FDS];
+  int tmp[FDPASS_MAX];
   for (int i = 0; i < n; i++) tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, top + 1);
   int exec_copy = exec_fd >= 0 ? fcntl(exec_fd, F_DUPFD_CLOEXEC, top + 1) : -1;
   err_fd = fcntl(err_fd, F_DUPFD_CLOEXEC, top + 1);
@@ -232,19 +211,21 @@ static void spawn(int s, char *buf, size_t len, int *fds, int nfds) {
     else close(fds[0]);
   }
   int setsid_ = nf > 1 && f[1][0] == '1', has_exec = nf > 2 && f[2][0] == '1';
-  int slot[MAX_FDS], n = 0;
-  for (char *p = nf > 3 ? f[3] : ""; *p && n < MAX_FDS; p = *p == ',' ? p + 1 : p) slot[n++] = (int)strtol(p, &p, 10);
+  int slot[FDPASS_MAX], n = 0;
+  for (char *p = nf > 3 ? f[3] : ""; *p && n < FDPASS_MAX; p = *p == ',' ? p + 1 : p) slot[n++] = (int)strtol(p, &p, 10);
   int argc = nf > 5 ? atoi(f[5]) : -1;
   int envc = argc >= 0 && 6 + argc < nf ? atoi(f[6 + argc]) : -1;
   int first_src = 1 + has_exec;
   if (nf >= 7 && argc >= 0 && envc >= 0 && 7 + argc + envc <= nf && nfds == first_src + n) {
     char **args = calloc((size_t)argc + 1, sizeof *args), **envp = calloc((size_t)envc + 1, sizeof *envp);
-    for (int i = 0; i < argc; i++) args[i] = f[6 + i];
-    for (int i = 0; i < envc; i++) envp[i] = f[7 + argc + i];
     int ep[2];
-    if (pipe2(ep, O_CLOEXEC) < 0) {
+    if (args == NULL || envp == NULL) {
+      err = ENOMEM;
+    } else if (pipe2(ep, O_CLOEXEC) < 0) {
       err = errno;
     } else {
+      for (int i = 0; i < argc; i++) args[i] = f[6 + i];
+      for (int i = 0; i < envc; i++) envp[i] = f[7 + argc + i];
       sigset_t all, old;
       sigfillset(&all);
       sigprocmask(SIG_SETMASK, &all, &old);
@@ -298,7 +279,7 @@ static int serve(int s) {
       report_children();
     }
     if (r <= 0) continue;
-    int fds[MAX_FDS], nfds;
+    int fds[FDPASS_MAX], nfds;
     ssize_t n = recv_fds(s, buf, sizeof buf, fds, &nfds);
     if (n < 0 && errno == EMSGSIZE) continue;
     if (n <= 0) break;

@@ -14,6 +14,7 @@ import { native } from '../native';
 import { mark } from '../runtime/trace';
 import { decodeResponse, encodeRequest } from './proto';
 import type { CriuOpts, CriuReq, CriuReqType, CriuResp } from './types';
+import { errnoName } from '../util/errno';
 
 /** Where install-criu.sh puts the wrapper that runs sid's CRIU with its own libc. */
 export const DEFAULT_CRIU_PATH = '/usr/local/lib/stasis/criu/criu';
@@ -156,15 +157,6 @@ export function criuBinary(env: NodeJS.ProcessEnv = process.env): string {
   if (env.STASIS_CRIU) return env.STASIS_CRIU;
   if (fs.existsSync(DEFAULT_CRIU_PATH)) return DEFAULT_CRIU_PATH;
   return 'criu';
-}
-
-/** Linux errno values CRIU uses that Node's os.constants.errno does not list. */
-const EXTRA_ERRNO_NAMES: Record<number, string> = { 56: 'EBADRQC' };
-
-/** errno number → name ("ESRCH"), from Node's table. */
-export function errnoName(errno: number): string | undefined {
-  for (const [name, value] of Object.entries(os.constants.errno)) if (value === errno) return name;
-  return EXTRA_ERRNO_NAMES[errno];
 }
 
 /**

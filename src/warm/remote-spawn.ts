@@ -7,6 +7,7 @@
 import * as net from 'node:net';
 import type { StasisNative } from '../native';
 import { decodeNotes, decodeSpawnReply, encodeSpawn } from './protocol';
+import { errnoName } from '../util/errno';
 
 type Exit = { pid: number; code: number | null; signal: number | null };
 
@@ -45,9 +46,10 @@ export function prepareSpawnThroughCaller(n: StasisNative): { adopt(conn: number
     n.sendMsg(conn, encodeSpawn({ path, argv, env, setsid, slots, hasExecFd }), sent);
     const reply = decodeSpawnReply(n.recvMsg(conn, 4096).data);
     if ('errno' in reply) {
-      const err = new Error(`posix_spawn: ${errnoName(reply.errno)}`) as NodeJS.ErrnoException;
+      const name = errnoName(reply.errno) ?? `E${reply.errno}`;
+      const err = new Error(`posix_spawn: ${name}`) as NodeJS.ErrnoException;
       err.errno = reply.errno;
-      err.code = errnoName(reply.errno);
+      err.code = name;
       err.syscall = 'posix_spawn';
       throw err;
     }
@@ -75,9 +77,4 @@ export function prepareSpawnThroughCaller(n: StasisNative): { adopt(conn: number
       Object.assign(n, { spawn, waitPid });
     },
   };
-}
-
-function errnoName(errno: number): string {
-  const names = require('node:os').constants.errno as Record<string, number>;
-  return Object.keys(names).find((k) => names[k] === errno) ?? `errno ${errno}`;
 }

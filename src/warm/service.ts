@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { native } from '../native';
 import { RuntimeError } from '../runtime/errors';
 
+/** Where bin/stasis looks without $STASIS_WARM_SOCKET (native/front/front.c DEFAULT_SOCKET: the two must agree). */
 export const DEFAULT_SOCKET = '/run/stasis-warm/sock';
 /** How long no call must be taken before the pool is topped up (unless it ran dry). */
 const TOP_UP_QUIET_MS = 30;
@@ -80,6 +81,7 @@ export async function runService(o: ServiceOptions): Promise<number> {
       topUp();
     });
     taken.on('error', () => undefined);
+    child.on('error', (err) => o.log(`cannot start a worker (${o.launcher}): ${err.message}`)); // 'exit' follows
     child.once('exit', (code, signal) => {
       if (!idle.delete(child) || stopping) return;
       // It ended before taking a call: a broken build or environment. Retry, but not in a tight loop.

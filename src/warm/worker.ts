@@ -76,7 +76,8 @@ function committed(conn: number): boolean {
 function warmUp(deps: WorkerDeps): void {
   const sample = encodeRequest({ argv: ['--root', '/run/stasis', 'state', 'x'], env: { PATH: '/bin' }, umask: 0o22 });
   for (let i = 0; i < 3; i++) {
-    coldReason(decodeRequest(sample), deps.globalFlags, { sameUser: true, sameNamespaces: sameNamespaces(process.pid), stale: stamp(deps.bundleFile) === '' });
+    stamp(deps.bundleFile);
+    coldReason(decodeRequest(sample), deps.globalFlags, { sameUser: true, sameNamespaces: sameNamespaces(process.pid), stale: false });
   }
 }
 

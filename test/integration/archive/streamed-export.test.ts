@@ -61,9 +61,7 @@ test('--export to an uncompressed archive streams every process memory image int
 test('a streamer that dies during the dump: the dump fails, the container runs on, nothing is left', { skip }, async (t) => {
   const w = new World();
   t.after(() => w.cleanup());
-  const id = w.id('streamdies');
-  w.ok(['run', '-d', '--bundle', w.bundle, id]);
-  await waitFor('the counter', () => w.count() > 2);
+  const id = await w.runCounting('streamdies');
   // Says it is ready, then goes away without reading: CRIU finds FIFOs nobody reads.
   const fake = w.images('dead-streamer.sh');
   fs.writeFileSync(fake, '#!/bin/sh\necho ready\nexit 0\n', { mode: 0o755 });
@@ -96,9 +94,7 @@ test('a streamer that dies during the dump: the dump fails, the container runs o
 test('--export refuses what cannot travel, in one line, before the container is touched', { skip }, async (t) => {
   const w = new World();
   t.after(() => w.cleanup());
-  const id = w.id('refuse');
-  w.ok(['run', '-d', '--bundle', w.bundle, id]);
-  await waitFor('the counter', () => w.count() > 2);
+  const id = await w.runCounting('refuse');
   const cases: [string[], RegExp][] = [
     [['--pre-dump'], /--export cannot be used with --pre-dump/],
     [['--lazy-pages'], /--export cannot be used with --lazy-pages/],

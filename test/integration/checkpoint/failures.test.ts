@@ -11,14 +11,6 @@ import { World, cgroupExists, freezerState, skipReason, waitFor } from './harnes
 
 const skip = skipReason();
 
-/** A running counter container for a failure test. */
-async function running(w: World, name: string): Promise<string> {
-  const id = w.id(name);
-  w.ok(['run', '-d', '--bundle', w.bundle, id]);
-  await waitFor('the counter to start', () => w.count() > 2);
-  return id;
-}
-
 /** Asserts the container still runs, thawed, and its counter still moves. */
 async function assertStillRunning(w: World, id: string): Promise<void> {
   assert.equal(w.state(id)?.status, 'running');
@@ -30,7 +22,7 @@ async function assertStillRunning(w: World, id: string): Promise<void> {
 test('a dump that criu fails leaves the container running and thawed', { skip }, async (t) => {
   const w = new World();
   t.after(() => w.cleanup());
-  const id = await running(w, 'dumpfail');
+  const id = await w.runCounting('dumpfail');
   // Nothing listens on port 1: criu fails after the freeze, when it connects to the page server.
   const r = w.stasis(['checkpoint', '--page-server', '127.0.0.1:1', '--image-path', w.images('images'), id]);
   assert.equal(r.status, 1);
@@ -43,7 +35,7 @@ test('a dump that criu fails leaves the container running and thawed', { skip },
 test('a work path that cannot be created is refused before the container is touched', { skip }, async (t) => {
   const w = new World();
   t.after(() => w.cleanup());
-  const id = await running(w, 'workpath');
+  const id = await w.runCounting('workpath');
   const file = w.images('a-file');
   fs.writeFileSync(file, '');
   const r = w.stasis(['checkpoint', '--work-path', path.join(file, 'work'), '--image-path', w.images('images'), id]);
@@ -55,7 +47,7 @@ test('a work path that cannot be created is refused before the container is touc
 test('--pre-dump and --parent-path are refused: no soft-dirty tracking', { skip }, async (t) => {
   const w = new World();
   t.after(() => w.cleanup());
-  const id = await running(w, 'predump');
+  const id = await w.runCounting('predump');
   const r = w.stasis(['checkpoint', '--pre-dump', '--image-path', w.images('pre'), id]);
   assert.equal(r.status, 1);
   assert.equal(r.stderr, 'stasis: --pre-dump: this kernel has no memory change tracking (soft-dirty, CONFIG_MEM_SOFT_DIRTY), which pre-dump images need\n');
@@ -68,7 +60,7 @@ test('--pre-dump and --parent-path are refused: no soft-dirty tracking', { skip 
 test('restore from a corrupt or missing image fails cleanly and leaves nothing behind', { skip }, async (t) => {
   const w = new World();
   t.after(() => w.cleanup());
-  const id = await running(w, 'corrupt');
+  const id = await w.runCounting('corrupt');
   const images = w.images('images');
   w.ok(['checkpoint', '--image-path', images, id]);
 
@@ -96,7 +88,7 @@ test('restore from a corrupt or missing image fails cleanly and leaves nothing b
 test('a missing criu is reported in one line', { skip }, async (t) => {
   const w = new World();
   t.after(() => w.cleanup());
-  const id = await running(w, 'nocriu');
+  const id = await w.runCounting('nocriu');
   const r = w.stasis(['--criu', '/nonexistent/criu', 'checkpoint', '--image-path', w.images('images'), id]);
   assert.equal(r.status, 1);
   assert.equal(r.stderr, 'stasis: criu not found: --criu /nonexistent/criu is not an executable file\n');

@@ -86,9 +86,7 @@ function readProp(id: string, file: string): string | undefined {
 test('--manage-cgroups-mode: soft rebuilds cgroups below the container\'s, ignore leaves them, full also restores the container\'s own, strict is refused', { skip }, async (t) => {
   const w = new World();
   t.after(() => w.cleanup());
-  const id = w.id('cgmode');
-  w.ok(['run', '-d', '--bundle', w.bundle, id]);
-  await waitFor('the counter to start', () => w.count() > 2);
+  const id = await w.runCounting('cgmode');
   makeSubCgroup(id);
   // A limit the bundle does not set, written from outside: only a full restore brings it back.
   fs.writeFileSync(path.join(PIDS(id), 'pids.max'), '50');

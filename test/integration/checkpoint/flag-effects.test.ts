@@ -42,9 +42,7 @@ async function refusedAndStillRunning(w: World, id: string, args: string[], reas
 test('--empty-ns network: the network namespace comes back empty (its veth pair is not restored)', { skip }, async (t) => {
   const w = new World();
   t.after(() => w.cleanup());
-  const id = w.id('emptyns');
-  w.ok(['run', '-d', '--bundle', w.bundle, id]);
-  await waitFor('the counter to start', () => w.count() > 2);
+  const id = await w.runCounting('emptyns');
   const pid = w.state(id)!.pid;
   const r = spawnSync('nsenter', ['-t', String(pid), '-n', 'ip', 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
@@ -67,9 +65,7 @@ test('--link-remap: an open file whose name was removed (another hard link remai
       'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; usleep 50000; done',
   );
   t.after(() => w.cleanup());
-  const id = w.id('linkremap');
-  w.ok(['run', '-d', '--bundle', w.bundle, id]);
-  await waitFor('the counter to start', () => w.count() > 2);
+  const id = await w.runCounting('linkremap');
   await refusedAndStillRunning(w, id, [], /criu dump failed: .*link remap for \/tmp\/a.*link-remap/i);
   const images = w.images('images');
   w.ok(['checkpoint', '--link-remap', '--image-path', images, id]);
@@ -89,9 +85,7 @@ test('--link-remap: an open file whose name was removed (another hard link remai
 test('--tcp-skip-in-flight: a listener with a connection queued but not accepted dumps only with it', { skip }, async (t) => {
   const w = flagprogWorld(['listen', '5000']);
   t.after(() => w.cleanup());
-  const id = w.id('inflight');
-  w.ok(['run', '-d', '--bundle', w.bundle, id]);
-  await waitFor('the counter to start', () => w.count() > 2);
+  const id = await w.runCounting('inflight');
   const pid = w.state(id)!.pid;
   // A client outside the container (not dumped) connects; the listener never accepts.
   const client = flagprogInNetns(w, pid, ['connect', '5000']);
@@ -144,13 +138,12 @@ test('--ext-unix-sk: a datagram socket connected to a receiver outside the conta
   // The receiver is bound at a path the container sees under the same name (a bind mount of the same
   // directory): CRIU reconnects the restored socket by that name.
   const { w, peer, keep } = unixPeerWorld(t, 'dgram');
-  let receiver: ChildProcess | undefined;
   const id = w.id('extunix');
   w.ok(['run', '-d', '--bundle', w.bundle, id]);
   // CRIU finds a socket's peer through the sock_diag of the container's network namespace: the receiver
   // lives there (a receiver in the host's namespace makes the dump fail: "socket … without peer").
   const got = path.join(w.dir, 'got');
-  receiver = keep(flagprogInNetns(w, w.state(id)!.pid, ['recv-dgram', peer, got]));
+  keep(flagprogInNetns(w, w.state(id)!.pid, ['recv-dgram', peer, got]));
   await waitFor('datagrams from the container', () => datagrams(got).length > 3);
   await refusedAndStillRunning(w, id, [], /criu dump failed: .*external socket is used.*ext-unix-sk/i);
   const images = w.images('images');
@@ -165,10 +158,9 @@ test('--ext-unix-sk: a datagram socket connected to a receiver outside the conta
 
 test('--ext-unix-sk: a stream socket connected outside the container is refused even with it (CRIU dumps only datagram peers)', { skip }, async (t) => {
   const { w, peer, keep } = unixPeerWorld(t, 'stream');
-  let receiver: ChildProcess | undefined;
   const id = w.id('extstream');
   w.ok(['run', '-d', '--bundle', w.bundle, id]);
-  receiver = keep(flagprogInNetns(w, w.state(id)!.pid, ['recv-stream', peer]));
+  keep(flagprogInNetns(w, w.state(id)!.pid, ['recv-stream', peer]));
   await waitFor('the counter to start (connected)', () => w.count() > 2);
   await refusedAndStillRunning(w, id, ['--ext-unix-sk'], /criu dump failed: .*half of stream unix connection/i);
 });
@@ -181,9 +173,7 @@ function pageBlocks(dir: string): number {
 test('--auto-dedup on restore: the memory read back is punched out of the pages images', { skip }, async (t) => {
   const w = new World();
   t.after(() => w.cleanup());
-  const id = w.id('dedup');
-  w.ok(['run', '-d', '--bundle', w.bundle, id]);
-  await waitFor('the counter to start', () => w.count() > 2);
+  const id = await w.runCounting('dedup');
   const plain = w.images('plain');
   w.ok(['checkpoint', '--image-path', plain, id]);
   const plainBlocks = pageBlocks(plain);

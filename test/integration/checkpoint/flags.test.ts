@@ -110,9 +110,7 @@ test('--file-locks: a container holding a lock checkpoints only with the flag, a
   t.after(() => w.cleanup());
   const noToolchain = buildLocker(w);
   if (noToolchain) return t.skip(noToolchain);
-  const id = w.id('locks');
-  w.ok(['run', '-d', '--bundle', w.bundle, id]);
-  await waitFor('the counter to start', () => w.count() > 2);
+  const id = await w.runCounting('locks');
   const refused = w.stasis(['checkpoint', '--image-path', w.images('no'), id]);
   assert.equal(refused.status, 1);
   assert.match(refused.stderr, /criu dump failed: .*(file-locks|lock)/i);
@@ -132,9 +130,7 @@ test('--file-locks: a container holding a lock checkpoints only with the flag, a
 test('pass-through flags round trip: cgroup mode ignore, empty network namespace, dedup, link-remap, pid file', { skip }, async (t) => {
   const w = new World();
   t.after(() => w.cleanup());
-  const id = w.id('passthrough');
-  w.ok(['run', '-d', '--bundle', w.bundle, id]);
-  await waitFor('the counter to start', () => w.count() > 2);
+  const id = await w.runCounting('passthrough');
   const images = w.images('images');
   w.ok([
     'checkpoint', '--manage-cgroups-mode', 'ignore', '--empty-ns', 'network', '--auto-dedup', '--link-remap',
@@ -163,9 +159,7 @@ test('--page-server sends the memory to a criu page server; the images restore w
     ps.kill('SIGKILL');
     await w.cleanup();
   });
-  const id = w.id('pageserver');
-  w.ok(['run', '-d', '--bundle', w.bundle, id]);
-  await waitFor('the counter to start', () => w.count() > 2);
+  const id = await w.runCounting('pageserver');
   await waitFor('the page server to listen', () => fs.readFileSync('/proc/net/tcp', 'utf8').includes(`:${port.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A`));
   const images = w.images('images');
   w.ok(['checkpoint', '--page-server', `127.0.0.1:${port}`, '--image-path', images, id]);

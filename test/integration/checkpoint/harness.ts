@@ -99,6 +99,14 @@ export class World {
     }
   }
 
+  /** Runs a new container `name` detached and waits until its counter moves; returns its id. */
+  async runCounting(name: string): Promise<string> {
+    const id = this.id(name);
+    this.ok(['run', '-d', '--bundle', this.bundle, id]);
+    await waitFor(`container ${id}'s counter`, () => this.count() > 2);
+    return id;
+  }
+
   /** Deletes every container this test made and removes the directory. */
   async cleanup(): Promise<void> {
     for (const id of this.ids) this.stasis(['delete', '--force', id]);

@@ -34,9 +34,7 @@ test('--lazy-pages is refused in one line naming fs.pipe-max-size when it is bel
   withPipeMaxSize(t, 1024 * 1024);
   const w = new World();
   t.after(() => w.cleanup());
-  const id = w.id('lazy-refused');
-  w.ok(['run', '-d', '--bundle', w.bundle, id]);
-  await waitFor('the counter to start', () => w.count() > 2);
+  const id = await w.runCounting('lazy-refused');
   const r = w.stasis(['checkpoint', '--lazy-pages', '--page-server', '127.0.0.1:27999', '--image-path', w.images('images'), id]);
   assert.equal(r.status, 1);
   assert.equal(r.stderr, `stasis: lazy-pages: fs.pipe-max-size is 1048576 but criu's lazy page transfer needs ${NEEDED} (sysctl fs.pipe-max-size=${NEEDED})\n`);

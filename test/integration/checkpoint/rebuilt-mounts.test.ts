@@ -36,9 +36,7 @@ function listing(pid: number, dir: string): string {
 test('an empty /dev/shm and the cgroup tmpfs come back as they were, without CRIU dumping them', { skip }, async (t) => {
   const w = new World('i=0; while true; do i=$((i+1)); echo $i > /tmp/count; usleep 50000; done');
   t.after(() => w.cleanup());
-  const id = w.id('rebuilt');
-  w.ok(['run', '-d', '--bundle', w.bundle, id]);
-  await waitFor('the counter', () => w.count() > 2);
+  const id = await w.runCounting('rebuilt');
   const before = w.state(id)!.pid;
   const was = {
     shm: mountLine(before, '/dev/shm'),

@@ -44,9 +44,7 @@ test('restore runs prestart, createRuntime, poststart with the restored pid; del
   const inside = path.join(w.bundle, 'rootfs', 'tmp');
   const where = (p: string) => (p === 'startContainer' ? inside : log);
   setHooks(w, Object.fromEntries(PHASES.map((p) => [p, [recorder(p === 'startContainer' ? '/tmp' : log, p)]])));
-  const id = w.id('hooks');
-  w.ok(['run', '-d', '--bundle', w.bundle, id]);
-  await waitFor('the counter to start', () => w.count() > 2);
+  const id = await w.runCounting('hooks');
   for (const p of PHASES.filter((p) => p !== 'poststop')) assert.equal(runs(where(p), p).length, 1, `${p} did not run at create/start`);
   const images = w.images('images');
   w.ok(['checkpoint', '--image-path', images, id]);
@@ -68,9 +66,7 @@ test('restore runs prestart, createRuntime, poststart with the restored pid; del
 test('a failing createRuntime hook fails the restore and leaves nothing; a failing poststart hook is a warning', { skip }, async (t) => {
   const w = new World();
   t.after(() => w.cleanup());
-  const id = w.id('hookfail');
-  w.ok(['run', '-d', '--bundle', w.bundle, id]);
-  await waitFor('the counter to start', () => w.count() > 2);
+  const id = await w.runCounting('hookfail');
   const images = w.images('images');
   w.ok(['checkpoint', '--image-path', images, id]);
 

@@ -9,8 +9,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nativeAddonPath } from '../../../src/native';
 import { spawn } from 'node:child_process';
-import { CriuError, criuBinary, criuRequest, errnoName, failureMessage, logErrorLines, prestartCriu, type SwrkOptions } from '../../../src/criu/swrk';
+import { CriuError, criuBinary, criuRequest, failureMessage, logErrorLines, prestartCriu, type SwrkOptions } from '../../../src/criu/swrk';
 import type { CriuReq } from '../../../src/criu/types';
+import { errnoName } from '../../../src/util/errno';
 
 let addon: string | undefined;
 try {
