@@ -13,14 +13,27 @@
  *
  *   stasis-pagestream OFFSET FIFO...       (archive open on fd 3; runs until stdin is closed)
  *
+ * A "d" on stdin asks whether every stream a writer opened is in (CRIU sends the post-dump notification
+ * once its images are written, and kills the container when it is answered): as soon as none is being
+ * written, one line each, then "drained":
+ *   spliced NAME HEADER_OFFSET SIZE           in the archive (its hash may still be under way)
+ *   spilled NAME SIZE                         in NAME.spill
+ *
  * stdout, one line per FIFO when stdin closes:
  *   member NAME HEADER_OFFSET SIZE SHA256    streamed into the archive (header goes at HEADER_OFFSET)
  *   spill NAME SIZE SHA256                   streamed into NAME.spill
- *   unused NAME                              never opened by a writer
+ *   unused NAME                              never opened by a writer (now a directory, see below)
  * A failure prints "error STEP ERRNO MESSAGE" and exits 1. It first puts a directory in place of every FIFO
  * CRIU has not opened yet: CRIU's open then fails (EISDIR) instead of waiting forever for a reader, and the
  * stream being written fails with EPIPE once this program is gone, so the dump fails and stasis thaws the
  * container. "ready" is printed once every FIFO has its reader.
+ *
+ * Dying without a word (killed) must end the dump the same way, so a guard process forked at the start
+ * holds a read end of every FIFO until this program says it is done. Should it go first, the guard puts the
+ * directories in place of the FIFOs left, waits a moment for opens already under way, and lets go: a
+ * writer then gets EPIPE, a later open EISDIR. (Letting go first would lose a race: an open whose path
+ * lookup came before the swap but whose wait for a reader came after it would wait forever on the unlinked
+ * FIFO.) The guard keeps stdout open, so stasis reads end-of-file only once both are gone.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,6 +47,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ARCHIVE_FD 3
@@ -137,6 +152,62 @@ static int pump(struct stream *s) {
 	}
 }
 
+/*
+ * Answers "d" on stdin once no stream is being written: where each one lies, then "drained". Returns 0
+ * (not yet) while one still is.
+ */
+static int drained(void) {
+	for (int i = 0; i < nstreams; i++)
+		if (streams[i].state == ACTIVE || streams[i].state == SPILLING) return 0;
+	for (int i = 0; i < nstreams; i++) {
+		struct stream *s = &streams[i];
+		if (s->state != DONE) continue;
+		const char *name = strrchr(s->path, '/') ? strrchr(s->path, '/') + 1 : s->path;
+		if (s->out == ARCHIVE_FD) printf("spliced %s %lld %lld\n", name, (long long)s->header, (long long)s->size);
+		else printf("spilled %s %lld\n", name, (long long)s->size);
+	}
+	printf("drained\n");
+	fflush(stdout);
+	return 1;
+}
+
+/*
+ * The guard (a forked child: only async-signal-safe calls). Returns when told "done" on `told`; at
+ * end-of-file there (this program died) swaps the FIFOs left for directories, then lets them go.
+ */
+static void guard(int told) {
+	char c;
+	ssize_t n;
+	while ((n = read(told, &c, 1)) < 0 && errno == EINTR) {
+	}
+	if (n == 1) return;
+	for (int i = 0; i < nstreams; i++) {
+		struct stat st;
+		if (lstat(streams[i].path, &st) == 0 && S_ISFIFO(st.st_mode) && unlink(streams[i].path) == 0) (void)mkdir(streams[i].path, 0700);
+	}
+	struct timespec moment = {0, 200 * 1000 * 1000};
+	while (nanosleep(&moment, &moment) < 0 && errno == EINTR) {
+	}
+}
+
+/* Forks the guard over the FIFOs opened so far; returns the fd that tells it "done" (one byte). */
+static int start_guard(pid_t *pid) {
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) fail("guard", errno, "pipe");
+	*pid = fork();
+	if (*pid < 0) fail("guard", errno, "fork");
+	if (*pid == 0) {
+		/* Holds the FIFOs and stdout (see the top of this file); nothing else. */
+		close(p[1]);
+		close(0);
+		close(ARCHIVE_FD);
+		guard(p[0]);
+		_exit(0);
+	}
+	close(p[0]);
+	return p[1];
+}
+
 int main(int argc, char **argv) {
 	if (argc < 3 || argc - 2 > MAX_STREAMS) {
 		fprintf(stderr, "usage: stasis-pagestream OFFSET FIFO... (archive on fd 3, at most %d FIFOs)\n", MAX_STREAMS);
@@ -153,13 +224,15 @@ int main(int argc, char **argv) {
 		s->sha = EVP_MD_CTX_new();
 		if (!s->sha || !EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL)) fail("hash", ENOMEM, s->path);
 	}
+	pid_t guard_pid;
+	int guard_fd = start_guard(&guard_pid); /* before the thread: the guard is a copy of one thread */
 	pthread_t th;
 	if (pthread_create(&th, NULL, hasher, NULL)) fail("thread", errno, "hasher");
 	printf("ready\n");
 	fflush(stdout);
 
 	struct pollfd fds[MAX_STREAMS + 1];
-	int active = -1, stdin_open = 1;
+	int active = -1, stdin_open = 1, asked = 0;
 	for (;;) {
 		int n = 0;
 		for (int i = 0; i < nstreams; i++) {
@@ -214,9 +287,13 @@ int main(int argc, char **argv) {
 		if (stdin_open && fds[n].revents) {
 			char c[64];
 			ssize_t k = read(0, c, sizeof c);
-			if (k <= 0) stdin_open = 0;
-			continue;
+			if (k <= 0) {
+				stdin_open = 0;
+				continue;
+			}
+			if (memchr(c, 'd', (size_t)k)) asked = 1;
 		}
+		if (asked && drained()) asked = 0;
 		if (!stdin_open) break;
 	}
 	pthread_mutex_lock(&lock);
@@ -229,6 +306,8 @@ int main(int argc, char **argv) {
 		struct stream *s = &streams[i];
 		const char *name = strrchr(s->path, '/') ? strrchr(s->path, '/') + 1 : s->path;
 		if (s->state == WAITING) {
+			/* Nobody may wait on it from now on: stdin also closes when stasis dies, with CRIU still running. */
+			if (unlink(s->path) == 0) (void)mkdir(s->path, 0700);
 			printf("unused %s\n", name);
 			continue;
 		}
@@ -242,5 +321,9 @@ int main(int argc, char **argv) {
 		else printf("spill %s %lld %s\n", name, (long long)s->size, hex);
 	}
 	fflush(stdout);
+	/* Done: the guard lets go without touching the FIFOs, and is reaped here, not left to init. */
+	if (write(guard_fd, "k", 1) == 1)
+		while (waitpid(guard_pid, NULL, 0) < 0 && errno == EINTR) {
+		}
 	return 0;
 }

@@ -2,11 +2,12 @@
  * Compression of checkpoint archives: none, gzip (Node's zlib) or zstd (Debian's `zstd`, multi-threaded).
  * On import the format is recognised by its magic bytes, never by the file name.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import * as zlib from 'node:zlib';
+import type * as Zlib from 'node:zlib';
 import { ArchiveError } from './errors';
 import { BLOCK, decodeHeader, noPending } from './tar-format';
+import { childProcess, zlib } from '../util/builtins';
 
 /** Supported compressions. */
 export type Compression = 'none' | 'gzip' | 'zstd';
@@ -41,7 +42,7 @@ export interface ZstdChild {
 /** Starts `zstd` compressing (level 3, all cores) or decompressing stdin to stdout. */
 export function startZstd(mode: 'compress' | 'decompress'): ZstdChild {
   const args = mode === 'compress' ? ['-q', '-c', '-3', '-T0'] : ['-q', '-d', '-c'];
-  const child = spawn(zstdBinary(), args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = childProcess().spawn(zstdBinary(), args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (d: string) => {
@@ -65,11 +66,11 @@ export function startZstd(mode: 'compress' | 'decompress'): ZstdChild {
 }
 
 /** A gzip compressor (level 6: zlib's default balance). */
-export function gzipStream(): zlib.Gzip {
-  return zlib.createGzip({ level: 6 });
+export function gzipStream(): Zlib.Gzip {
+  return zlib().createGzip({ level: 6 });
 }
 
 /** A gzip decompressor whose errors say which file was corrupt. */
-export function gunzipStream(): zlib.Gunzip {
-  return zlib.createGunzip();
+export function gunzipStream(): Zlib.Gunzip {
+  return zlib().createGunzip();
 }

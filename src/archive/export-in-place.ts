@@ -16,8 +16,6 @@
  * The pages file is consumed, so this is only for a temporary checkpoint directory on the archive's own
  * filesystem. Any failure before the archive is complete puts the pages file back as it was.
  */
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ArchiveError, errnoText } from './errors';
@@ -25,6 +23,7 @@ import { LAYOUT } from './layout';
 import { MANIFEST_FILE } from './manifest';
 import { BLOCK, encodeHeader, padding, type TarHeader } from './tar-format';
 import { startTar, tarCreateArgs } from './tar-process';
+import { childProcess, sha256 } from '../util/builtins';
 
 /** Smaller images are copied by tar like the rest: moving extents would not save anything worth the steps. */
 export const IN_PLACE_MIN_BYTES = 16 << 20;
@@ -90,7 +89,7 @@ export function pickBaseImage(dir: string): { rel: string; size: number } | unde
 
 /** fallocate(1) from util-linux: opens (insert) or closes (collapse) `len` bytes at the start of `file`. */
 export function shiftRange(file: string, how: 'insert' | 'collapse', len: number): string | undefined {
-  const r = spawnSync('fallocate', [`--${how}-range`, '--offset', '0', '--length', String(len), file], { encoding: 'utf8' });
+  const r = childProcess().spawnSync('fallocate', [`--${how}-range`, '--offset', '0', '--length', String(len), file], { encoding: 'utf8' });
   if (r.error) return errnoText(r.error);
   return r.status === 0 ? undefined : r.stderr.trim().split('\n')[0] || `exit ${r.status}`;
 }
@@ -136,7 +135,7 @@ export async function exportInPlace(dir: string, file: string, tmp: string): Pro
     restoreBase(basePath, tmp, moved, plan.prefix.length, base.size);
     throw err instanceof ArchiveError ? err : new ArchiveError('system', `export to ${file} failed: ${errnoText(err)}`);
   }
-  return { manifestSha256: createHash('sha256').update(plan.manifest).digest('hex'), bytes: fs.statSync(file).size };
+  return { manifestSha256: sha256().update(plan.manifest).digest('hex'), bytes: fs.statSync(file).size };
 }
 
 /**

@@ -10,7 +10,6 @@
  * explains the cost). When the archive cannot be completed, `unstream` copies the images back into the
  * checkpoint directory so that it stays a complete checkpoint.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ArchiveError, errnoText } from './errors';
@@ -19,6 +18,7 @@ import { LAYOUT } from './layout';
 import { MANIFEST_FILE } from './manifest';
 import type { StreamedMember } from './page-stream';
 import { BLOCK } from './tar-format';
+import { sha256 } from '../util/builtins';
 
 /** The archive file the images were streamed into. */
 export interface StreamedArchive {
@@ -59,7 +59,7 @@ export async function finishStreamedArchive(dir: string, file: string, s: Stream
   }
   await appendRest(dir, s.archive);
   fs.renameSync(s.archive, file);
-  return { manifestSha256: createHash('sha256').update(plan.manifest).digest('hex'), bytes: fs.statSync(file).size };
+  return { manifestSha256: sha256().update(plan.manifest).digest('hex'), bytes: fs.statSync(file).size };
 }
 
 function writeAt(fd: number, b: Buffer, at: number): void {
@@ -70,7 +70,7 @@ function writeAt(fd: number, b: Buffer, at: number): void {
  * Puts the streamed images back into `<dir>/checkpoint/` (copied out of the archive) and removes the
  * archive: after a failed export the directory is again a complete checkpoint. Throws when it cannot.
  */
-export function unstream(dir: string, s: StreamedArchive): void {
+export function unstream(dir: string, s: { archive: string; members: Omit<StreamedMember, 'sha256'>[] }): void {
   const buf = Buffer.allocUnsafe(4 << 20);
   const src = fs.openSync(s.archive, 'r');
   try {

@@ -7,7 +7,6 @@
  * so an archive that leaves this host matches the manifest it carries (a file changed since the manifest
  * was written makes the export fail, naming it).
  */
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -22,6 +21,7 @@ import { MANIFEST_FILE, readManifest, sizeMismatch, writeManifest, type Manifest
 import { memberPath } from './member-path';
 import { Progress, type ProgressSink } from './progress';
 import { readTar } from './tar-reader';
+import { sha256 } from '../util/builtins';
 
 /** Options of exportCheckpoint. */
 export interface ExportOptions {
@@ -112,7 +112,7 @@ export async function exportCheckpoint(dir: string, file: string, opts: ExportOp
   }
   const manifest = fs.existsSync(path.join(dir, MANIFEST_FILE)) ? readManifest(dir) : await writeManifest(dir, opts.manifest);
   const manifestBytes = fs.readFileSync(path.join(dir, MANIFEST_FILE));
-  const manifestSha256 = createHash('sha256').update(manifestBytes).digest('hex');
+  const manifestSha256 = sha256().update(manifestBytes).digest('hex');
   const total = manifest.files.reduce((n, f) => n + f.size, 0);
 
   if (opts.streamed) {
@@ -163,7 +163,7 @@ export async function exportCheckpoint(dir: string, file: string, opts: ExportOp
       const rel = memberPath(h.path);
       if (h.type === 'dir' || rel === '') return;
       if (h.type !== 'file') throw new ArchiveError('unsafe', `${rel} is a ${h.type}: not allowed in a checkpoint`);
-      const hash = createHash('sha256');
+      const hash = sha256();
       let size = 0;
       for await (const chunk of body) {
         if (opts.verify !== false) hash.update(chunk);

@@ -11,7 +11,8 @@
  * Only files that are written by appending may be followed (the caller's pattern): a file rewritten in place
  * would get a wrong hash. The manifest checks each size at the end, and an import verifies every hash again.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { workerThreads } from '../util/builtins';
 
 /** What the follower hashed: relative path (to the manifest's directory) → sha256 and size. */
 export type KnownHashes = Map<string, { sha256: string; size: number }>;
@@ -77,7 +78,7 @@ export class GrowingFileHasher {
 
   /** Starts following, polling every `intervalMs`. */
   start(intervalMs = 10): void {
-    this.worker = new Worker(WORKER, { eval: true, workerData: { dir: this.dir, pattern: this.pattern.source, intervalMs } });
+    this.worker = new (workerThreads().Worker)(WORKER, { eval: true, workerData: { dir: this.dir, pattern: this.pattern.source, intervalMs } });
     this.worker.unref();
   }
 

@@ -9,10 +9,10 @@
  * every hwcap on arm64): a process that probed AVX-512 at start and is restored on a CPU without it dies
  * with SIGILL later, so stasis refuses that restore up front.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { childProcess } from '../util/builtins';
 
 /** The facts about a host that decide whether a checkpoint can be restored on it. */
 export interface HostInfo {
@@ -59,7 +59,7 @@ export function isaFeatures(arch: string, flags: readonly string[]): string[] {
 
 /** "Version: 4.2.1" from `criu --version`, or null when the binary does not run. */
 export function criuVersionOf(bin: string): string | null {
-  const r = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 10000 });
+  const r = childProcess().spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 10000 });
   if (r.status !== 0) return null;
   return versionLine(r.stdout);
 }

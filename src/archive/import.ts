@@ -7,7 +7,6 @@
  * (checked from its header, before writing) and sha256 (checked as it is written). Absolute names, `..`,
  * symlinks, hard links and device nodes are refused. On any failure the directory is removed again.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -26,6 +25,7 @@ import {
 import { memberPath, splitParent } from './member-path';
 import { Progress, type ProgressSink } from './progress';
 import { ByteReader, readTar } from './tar-reader';
+import { sha256 } from '../util/builtins';
 
 /** Bytes gathered before one write to an image file. */
 const WRITE_BATCH = 4 << 20;
@@ -152,7 +152,7 @@ export async function importCheckpoint(file: string, dir: string, opts: ImportOp
         const parts: Buffer[] = [];
         for await (const c of body) parts.push(Buffer.from(c));
         const bytes = Buffer.concat(parts);
-        const digest = createHash('sha256').update(bytes).digest('hex');
+        const digest = sha256().update(bytes).digest('hex');
         if (opts.expectManifestSha256 && digest !== opts.expectManifestSha256.toLowerCase()) {
           throw new ArchiveError('corrupt', `${MANIFEST_FILE} has sha256 ${digest}, expected ${opts.expectManifestSha256}`);
         }
@@ -176,7 +176,7 @@ export async function importCheckpoint(file: string, dir: string, opts: ImportOp
       if (seen.has(rel)) throw new ArchiveError('corrupt', `member ${rel} appears twice`);
       if (h.size !== want.size) throw new ArchiveError('corrupt', sizeMismatch(rel, h.size, want.size));
       seen.add(rel);
-      const hash = createHash('sha256');
+      const hash = sha256();
       const fh = await openNew(dir, rel, 0o600);
       try {
         // Pipes deliver 64 KiB chunks: gather them into ~4 MiB writes (one thread-pool round trip each).

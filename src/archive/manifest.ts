@@ -77,9 +77,10 @@ const RESTORE_BYPRODUCTS = ['checkpoint/stats-restore'];
 
 /**
  * Every regular file under `dir` except the manifest (and restore's by-products), with its size, sorted. Anything that is not a regular
- * file or a directory (symlink, device, fifo, socket) is refused: a checkpoint never needs one.
+ * file or a directory (symlink, device, fifo, socket) is refused: a checkpoint never needs one. `skip` leaves
+ * out what it is true for (relative path, lstat), before that check.
  */
-export function listCheckpointFiles(dir: string): { path: string; size: number }[] {
+export function listCheckpointFiles(dir: string, skip?: (rel: string, st: fs.Stats) => boolean): { path: string; size: number }[] {
   const out: { path: string; size: number }[] = [];
   const walk = (rel: string) => {
     const abs = rel ? path.join(dir, rel) : dir;
@@ -93,6 +94,7 @@ export function listCheckpointFiles(dir: string): { path: string; size: number }
       const r = rel ? `${rel}/${name}` : name;
       if (r === MANIFEST_FILE || RESTORE_BYPRODUCTS.includes(r)) continue;
       const st = fs.lstatSync(path.join(dir, r));
+      if (skip?.(r, st)) continue;
       if (st.isDirectory()) walk(r);
       else if (st.isFile()) out.push({ path: r, size: st.size });
       else throw new ArchiveError('unsafe', `${r} is ${kindOf(st)}: not allowed in a checkpoint`);
@@ -108,6 +110,16 @@ function kindOf(st: fs.Stats): string {
   if (st.isFIFO()) return 'a fifo';
   if (st.isSocket()) return 'a socket';
   return 'not a regular file';
+}
+
+/**
+ * The hashes of the files of a checkpoint directory that `skip` leaves out (see listCheckpointFiles), for
+ * createManifest's `known`: hashed while something else (the page streamer) still works on the rest.
+ */
+export async function hashFilesOf(dir: string, skip: (rel: string, st: fs.Stats) => boolean): Promise<KnownHashes> {
+  const out: KnownHashes = new Map();
+  for (const f of listCheckpointFiles(dir, skip)) out.set(f.path, await sha256File(path.join(dir, f.path)));
+  return out;
 }
 
 /** Hashes every file of `dir` and returns the manifest (not written). */

@@ -12,11 +12,9 @@
  * spilled to a regular file; images beyond the FIFOs made are written by CRIU as usual; both go into the
  * archive by tar like every other file.
  */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
-import type { Readable, Writable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
 import { packageRoot } from '../helper/paths';
 import { native } from '../native';
 import { ArchiveError, errnoText } from './errors';
@@ -55,7 +53,7 @@ export function manifestReserve(processes: number): number {
 export function parseStreamReport(text: string): { members: StreamedMember[]; spills: { name: string; size: number; sha256: string }[]; unused: string[] } {
   const out = { members: [] as StreamedMember[], spills: [] as { name: string; size: number; sha256: string }[], unused: [] as string[] };
   for (const line of text.split('\n')) {
-    if (!line || line === 'ready') continue;
+    if (!line || line === 'ready' || line === 'drained' || /^(spliced|spilled) /.test(line)) continue; // see parseDrained
     const f = line.split(' ');
     if (f[0] === 'member' && f.length === 5) out.members.push({ name: f[1], header: Number(f[2]), size: Number(f[3]), sha256: f[4] });
     else if (f[0] === 'spill' && f.length === 4) out.spills.push({ name: f[1], size: Number(f[2]), sha256: f[3] });
@@ -71,15 +69,41 @@ export function parseStreamReport(text: string): { members: StreamedMember[]; sp
   return out;
 }
 
-/** FIFOs for pages-1.img … pages-N.img, the streamer reading them into `archive` from `reserve` on. */
+/** Where the images are once every stream is in (the streamer's answer to "d"), hashes not included. Pure. */
+export function parseDrained(text: string): { spliced: Omit<StreamedMember, 'sha256'>[]; spilled: string[] } {
+  const out = { spliced: [] as Omit<StreamedMember, 'sha256'>[], spilled: [] as string[] };
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    if (f[0] === 'spliced' && f.length === 4) out.spliced.push({ name: f[1], header: Number(f[2]), size: Number(f[3]) });
+    else if (f[0] === 'spilled' && f.length === 3) out.spilled.push(f[1]);
+  }
+  for (const m of out.spliced) {
+    if (!Number.isSafeInteger(m.header) || m.header % BLOCK !== 0 || !Number.isSafeInteger(m.size)) {
+      throw new ArchiveError('system', `page streaming: bad offsets for ${m.name}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * FIFOs for pages-1.img … pages-N.img, the streamer reading them into `archive` from `reserve` on.
+ *
+ * The streamer is started with the addon's posix_spawn and its report read through a socket on the event
+ * loop: no child_process module to load and no thread-pool thread held while CRIU dumps. Its guard process
+ * (pagestream.c) ends the dump should the streamer die, so no watchdog runs here.
+ */
 export class PageStream {
-  private child: ChildProcessByStdio<Writable, Readable, Readable> | undefined;
+  private child: number | undefined;
   private fd: number | undefined;
+  private stdin: number | undefined;
   private readonly fifos: string[];
   private stdout = '';
-  private stderr = '';
-  private exited: Promise<number | null> | undefined;
-  private watchdog: Worker | undefined;
+  /** Resolves when the report socket reaches end-of-file: the streamer and its guard are gone. */
+  private ended: Promise<void> | undefined;
+  private ready: Promise<void> | undefined;
+  /** Told of every piece of the report and of its end. */
+  private onReport: (() => void) | undefined;
+  private closed = false;
 
   constructor(
     private readonly imagesDir: string,
@@ -92,49 +116,110 @@ export class PageStream {
     this.fifos = Array.from({ length: Math.max(1, count) }, (_, i) => path.join(imagesDir, `pages-${i + 1}.img`));
   }
 
-  /**
-   * Makes the FIFOs and starts the streamer; resolves once it reads every FIFO (CRIU must never find one
-   * without a reader: its open would wait forever). Throws, having undone its part, when it cannot.
-   */
+  /** launch() and wait until the streamer reads every FIFO. */
   async start(): Promise<void> {
+    this.launch();
+    await this.whenReady();
+  }
+
+  /**
+   * Makes the FIFOs and starts the streamer, without waiting for it: whenReady() must have resolved before
+   * CRIU may open a FIFO (with no reader its open would wait forever). Throws, having undone its part.
+   */
+  launch(): void {
     try {
       for (const f of this.fifos) native().mkfifo(f, 0o600);
     } catch (err) {
       this.removeFifos();
       throw new ArchiveError('system', `cannot make fifos in ${this.imagesDir}: ${errnoText(err)}`);
     }
+    const theirs: number[] = [];
+    let reportFd: number | undefined; // ours until the socket owns it
     try {
       this.fd = fs.openSync(this.archive, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-      const child = spawn(pagestreamPath(), [String(this.reserve), ...this.fifos], { stdio: ['pipe', 'pipe', 'pipe', this.fd] }) as unknown as ChildProcessByStdio<Writable, Readable, Readable>;
-      this.child = child;
-      let ready: () => void = () => undefined;
-      const isReady = new Promise<void>((resolve) => (ready = resolve));
-      child.stdout.setEncoding('utf8').on('data', (d: string) => {
-        this.stdout += d;
-        if (this.stdout.startsWith('ready\n')) ready();
+      const [inOurs, inTheirs] = native().streamPair();
+      this.stdin = inOurs;
+      theirs.push(inTheirs);
+      const [outOurs, outTheirs] = native().streamPair();
+      reportFd = outOurs;
+      theirs.push(outTheirs);
+      // stderr shares the report socket: anything the streamer says there is an unexpected line, reported.
+      this.child = native().spawn(pagestreamPath(), [pagestreamPath(), String(this.reserve), ...this.fifos], [], [inTheirs, outTheirs, outTheirs, this.fd], false);
+      const report = new net.Socket({ fd: outOurs, readable: true, writable: false });
+      reportFd = undefined;
+      let isReady: () => void = () => undefined;
+      this.ready = new Promise<void>((resolve) => (isReady = resolve));
+      this.ended = new Promise<void>((resolve) => {
+        report.setEncoding('utf8').on('data', (d: string) => {
+          this.stdout += d;
+          if (this.stdout.startsWith('ready\n')) isReady();
+          this.onReport?.();
+        });
+        report.on('error', () => undefined); // read errors end it like end-of-file
+        report.on('close', () => {
+          this.closed = true;
+          resolve();
+          this.onReport?.();
+        });
       });
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
-      child.stdin.on('error', () => undefined); // it died: its exit status says why
-      this.exited = new Promise((resolve, reject) => {
-        child.on('error', (e) => reject(new ArchiveError('system', `cannot run ${pagestreamPath()}: ${errnoText(e)}`)));
-        child.on('close', (code) => resolve(code));
-      });
-      this.exited.catch(() => undefined);
-      await Promise.race([isReady, this.exited.then((code) => Promise.reject(new ArchiveError('system', `${pagestreamPath()} exited (${code}) before it was ready: ${this.failure()}`)))]);
-      this.watchdog = startWatchdog(child.pid!, this.fifos);
     } catch (err) {
-      await this.abort();
-      throw err instanceof ArchiveError ? err : new ArchiveError('system', `cannot start streaming pages to ${this.archive}: ${errnoText(err)}`);
+      this.dropFds();
+      if (reportFd !== undefined) fs.closeSync(reportFd);
+      if (this.fd !== undefined) fs.rmSync(this.archive, { force: true });
+      this.closeFd();
+      this.removeFifos();
+      throw new ArchiveError('system', `cannot start streaming pages to ${this.archive}: ${errnoText(err)}`);
+    } finally {
+      for (const fd of theirs) fs.closeSync(fd);
     }
   }
 
-  /** The streamer's pid (while it runs). */
-  get pid(): number | undefined {
-    return this.child?.pid;
+  /** Resolves once the streamer reads every FIFO; throws, having undone everything, when it cannot. */
+  async whenReady(): Promise<void> {
+    const failed = this.ended!.then(() => Promise.reject(new ArchiveError('system', `${pagestreamPath()} exited before it was ready: ${this.failure()}`)));
+    try {
+      await Promise.race([this.ready, failed]);
+    } catch (err) {
+      await this.abort();
+      throw err;
+    } finally {
+      failed.catch(() => undefined);
+    }
+  }
+
+  /**
+   * Once CRIU has written its images (its post-dump notification, before it kills the container): waits
+   * until every stream a writer opened is in, and says where. Throws when the streamer is gone or does not
+   * answer within `timeoutMs`: the images are then not all safe, and CRIU must not kill the container.
+   */
+  async drained(timeoutMs = 10_000): Promise<ReturnType<typeof parseDrained>> {
+    if (this.child === undefined || this.stdin === undefined) throw new ArchiveError('system', 'page streaming was not started');
+    const from = this.stdout.length;
+    try {
+      fs.writeSync(this.stdin, 'd');
+    } catch (err) {
+      throw new ArchiveError('system', `the page streamer is gone: ${errnoText(err)}`);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        timer = setTimeout(() => reject(new ArchiveError('system', `the page streamer did not take every image within ${timeoutMs / 1000} s`)), timeoutMs);
+        this.onReport = () => {
+          if (/(^|\n)drained\n/.test(this.stdout.slice(from))) resolve();
+          else if (this.closed) reject(new ArchiveError('system', `the page streamer is gone: ${this.failure()}`));
+        };
+        this.onReport();
+      });
+    } finally {
+      clearTimeout(timer);
+      this.onReport = undefined;
+    }
+    const answer = this.stdout.slice(from);
+    return parseDrained(answer.slice(0, answer.search(/(^|\n)drained\n/)));
   }
 
   private failure(): string {
-    const line = this.stdout.split('\n').find((l) => l.startsWith('error ')) ?? this.stderr.trim().split('\n')[0];
+    const line = this.stdout.split('\n').find((l) => l.startsWith('error ')) ?? this.stdout.trim().split('\n')[0];
     return line || 'no message';
   }
 
@@ -143,15 +228,13 @@ export class PageStream {
    * image directory (they are in the archive), spilled ones take their names, unused FIFOs go.
    */
   async finish(): Promise<PageStreamResult> {
-    const child = this.child;
-    if (!child) throw new ArchiveError('system', 'page streaming was not started');
-    await this.stopWatchdog();
-    child.stdin.end();
-    const code = await this.exited;
-    this.child = undefined;
+    if (this.child === undefined) throw new ArchiveError('system', 'page streaming was not started');
+    this.dropFds(); // end-of-file on its stdin: CRIU is done
+    await this.ended;
+    const status = this.reap();
     this.closeFd();
     const report = parseStreamReport(this.stdout);
-    if (code !== 0) throw new ArchiveError('system', `page streaming failed (exit ${code}): ${this.stderr.trim().split('\n')[0] ?? ''}`);
+    if (status) throw new ArchiveError('system', `page streaming failed (${status}): ${this.failure()}`);
     for (const s of report.spills) fs.renameSync(path.join(this.imagesDir, `${s.name}.spill`), path.join(this.imagesDir, s.name));
     this.removeFifos();
     return { members: report.members, spilled: report.spills.map((s) => s.name) };
@@ -159,11 +242,12 @@ export class PageStream {
 
   /** Stops streaming and removes the FIFOs, spill files and the archive (the dump failed). */
   async abort(opts: { keepArchive?: boolean } = {}): Promise<void> {
-    await this.stopWatchdog();
-    if (this.child) {
-      this.child.kill('SIGKILL');
-      await this.exited?.catch(() => undefined);
-      this.child = undefined;
+    if (this.child !== undefined) {
+      process.kill(this.child, 'SIGKILL'); // still ours: it is reaped only below
+      this.dropFds();
+      // Its guard swaps what is left of the FIFOs and goes: only then are they safe to remove.
+      await this.ended;
+      this.reap();
     }
     this.closeFd();
     // keepArchive: after a dump that succeeded, the images in it are the only copy there is.
@@ -172,10 +256,22 @@ export class PageStream {
     for (const f of this.fifos) fs.rmSync(`${f}.spill`, { force: true });
   }
 
-  private async stopWatchdog(): Promise<void> {
-    const w = this.watchdog;
-    this.watchdog = undefined;
-    await w?.terminate();
+  /** The streamer's pid (until it is reaped). */
+  get pid(): number | undefined {
+    return this.child;
+  }
+
+  /** Reaps the streamer (gone by now: its report ended); '' when it exited 0, else how it ended. */
+  private reap(): string {
+    const r = native().waitPid(this.child!);
+    this.child = undefined;
+    if (r?.code === 0) return '';
+    return r?.signal ? `killed by signal ${r.signal}` : `exit ${r?.code}`;
+  }
+
+  private dropFds(): void {
+    if (this.stdin !== undefined) fs.closeSync(this.stdin);
+    this.stdin = undefined;
   }
 
   private closeFd(): void {
@@ -185,7 +281,7 @@ export class PageStream {
 
   /**
    * Removes what is still a FIFO among ours (a spilled image has replaced its FIFO by then), and the
-   * directories a failing streamer put in place of FIFOs to make CRIU's open fail.
+   * directories a failing streamer or its guard put in place of FIFOs to make CRIU's open fail.
    */
   private removeFifos(): void {
     for (const f of this.fifos) {
@@ -198,48 +294,4 @@ export class PageStream {
       }
     }
   }
-}
-
-/**
- * The watchdog's code (plain CommonJS, evaluated). While CRIU dumps, stasis's main thread is blocked on
- * CRIU's socket and cannot see its children die; this thread can. It holds a read end of every FIFO from
- * its start (it never reads: the data is the streamer's), so that CRIU's open of a FIFO does not wait for
- * a reader for long. Should the streamer die (killed, not failing: a failure does this itself), every FIFO left is
- * replaced by a directory, so that CRIU's next open fails (EISDIR); a moment later the held ends close, so
- * that a CRIU writing to a FIFO it had opened gets EPIPE. The dump then fails and stasis thaws the container,
- * instead of CRIU waiting forever with the container frozen. (Releasing a blocked open by opening and closing
- * the FIFO at once, as before, lost a race: an open whose path lookup came before the swap but whose wait
- * for a reader came after it waited forever on the unlinked FIFO.)
- */
-const WATCHDOG = `
-const { workerData } = require('node:worker_threads');
-const fs = require('node:fs');
-const { pid, fifos } = workerData;
-// Opened by this thread, so Node closes them when the thread is terminated.
-const held = fifos.map((f) => { try { return fs.openSync(f, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK); } catch { return -1; } });
-function release() {
-  for (const fd of held.splice(0)) try { if (fd >= 0) fs.closeSync(fd); } catch {}
-}
-function alive() {
-  try { return !/^\\d+ \\(.*\\) [ZX]/.test(fs.readFileSync('/proc/' + pid + '/stat', 'utf8')); } catch { return false; }
-}
-const timer = setInterval(() => {
-  if (alive()) return;
-  clearInterval(timer);
-  for (const f of fifos) {
-    try {
-      if (!fs.lstatSync(f).isFIFO()) continue;
-      fs.unlinkSync(f);
-      fs.mkdirSync(f, 0o700);
-    } catch {}
-  }
-  setTimeout(release, 200);
-}, 20);
-`;
-
-/** Starts the watchdog over the streamer `pid` and its FIFOs. */
-function startWatchdog(pid: number, fifos: string[]): Worker {
-  const w = new Worker(WATCHDOG, { eval: true, workerData: { pid, fifos } });
-  w.unref();
-  return w;
 }

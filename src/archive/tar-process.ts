@@ -1,8 +1,9 @@
 /** GNU tar as a child process: started once, its stderr kept for the one line a failure reports. */
-import { spawn, type ChildProcessByStdio, type SpawnOptions } from 'node:child_process';
+import type { ChildProcessByStdio, SpawnOptions } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { ArchiveError, errnoText } from './errors';
 import { MANIFEST_FILE } from './manifest';
+import { childProcess } from '../util/builtins';
 
 /** A running tar. */
 export interface TarProcess {
@@ -40,7 +41,7 @@ export function tarCreateArgs(dir: string, names: readonly string[], manifestFir
  * be an open file descriptor: tar then writes there itself).
  */
 export function startTar(args: readonly string[], stdio: ['ignore' | 'pipe', 'ignore' | 'pipe' | number], opts: Pick<SpawnOptions, 'cwd'> = {}): TarProcess {
-  const child = spawn('tar', args, { ...opts, stdio: [stdio[0], stdio[1], 'pipe'] }) as TarProcess['child'];
+  const child = childProcess().spawn('tar', args, { ...opts, stdio: [stdio[0], stdio[1], 'pipe'] }) as TarProcess['child'];
   let err = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (d: string) => {

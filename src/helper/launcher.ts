@@ -183,8 +183,12 @@ export function launch(steps: readonly Step[], opts: LaunchOptions = {}): Promis
     }
   };
 
+  // Resolves when the log fd reaches end-of-file, so a failure is reported after the lines that explain it.
+  let logDone: Promise<void> = Promise.resolve();
   if (opts.onLog) {
     let pending = '';
+    let endLog!: () => void;
+    logDone = new Promise((r) => (endLog = r));
     readUntilEnd(logOurs, (chunk) => {
       pending += chunk.toString('utf8');
       let nl: number;
@@ -192,7 +196,7 @@ export function launch(steps: readonly Step[], opts: LaunchOptions = {}): Promis
         opts.onLog!(pending.slice(0, nl));
         pending = pending.slice(nl + 1);
       }
-    }, () => undefined);
+    }, () => endLog());
   }
 
   return new Promise<LaunchResult>((resolve, reject) => {
@@ -208,7 +212,14 @@ export function launch(steps: readonly Step[], opts: LaunchOptions = {}): Promis
     const fail = (err: Error) => {
       if (settled) return;
       settled = true;
-      reject(err);
+      // The log is read in the thread pool and may lag the control channel. A container child that still
+      // holds the log fd would keep it open, so wait for it for a moment at most.
+      let timer: NodeJS.Timeout | undefined;
+      const lag = new Promise<void>((r) => (timer = setTimeout(r, 250)));
+      void Promise.race([logDone, lag]).then(() => {
+        clearTimeout(timer);
+        reject(err);
+      });
     };
 
     const handle = (ev: HelperEvent) => {

@@ -29,7 +29,9 @@ import {
   writeLayoutFiles,
   writeManifest,
   type Compression,
+  type HostInfo,
   type StreamedArchive,
+  hashFilesOf,
 } from '../archive';
 import { hostFacts } from './host-facts';
 import { diffAgainstBase, diffExclusions, diffOverlay, type RootfsDiff } from '../rootfs-diff';
@@ -198,18 +200,8 @@ export function stasisExecutable(): string {
   return path.resolve(self);
 }
 
-/** After a successful dump: spec.dump and config.dump, the manifest, then the archive. Returns its size. */
-export async function finishExport(
-  ctx: Context,
-  record: ContainerRecord,
-  dir: string,
-  req: ExportRequest,
-  criuPath: string,
-  known?: KnownHashes,
-  consume = false,
-  streamed?: StreamedArchive,
-): Promise<{ bytes: number; manifestSha256: string }> {
-  mark('export: dump done');
+/** After a successful dump: spec.dump and config.dump into `dir`; returns the facts of this host for the manifest. */
+function completeDumpDir(record: ContainerRecord, dir: string, criuPath: string): HostInfo {
   writeLayoutFiles(dir, {
     spec: record.spec,
     // An image named by annotations lets `podman container restore --import` re-create the container.
@@ -223,8 +215,19 @@ export async function finishExport(
   });
   // CRIU's log is for this host's diagnostics, not part of the checkpoint.
   fs.rmSync(path.join(dir, 'dump.log'), { force: true });
-  const host = hostFacts(criuPath);
-  mark('export: host facts read');
+  return hostFacts(criuPath);
+}
+
+/** After completeDumpDir: the manifest, then the archive. Returns its size. */
+export async function finishExport(
+  ctx: Context,
+  dir: string,
+  req: ExportRequest,
+  host: HostInfo,
+  known?: KnownHashes,
+  consume = false,
+  streamed?: StreamedArchive,
+): Promise<{ bytes: number; manifestSha256: string }> {
   const inArchive = streamed?.members.map((m) => ({ path: `${LAYOUT.checkpointDir}/${m.name}`, size: m.size, sha256: m.sha256 }));
   await writeManifest(dir, { host, known, inArchive });
   mark('export: manifest written');
@@ -257,15 +260,16 @@ export async function exportContainer(ctx: Context, opts: CheckpointOptions, req
   const peek = peekContainer(ctx, opts.id);
   const { dir, temporary } = preparePortableDir(req, peek.memoryBytes);
   const images = path.join(dir, LAYOUT.checkpointDir);
-  // The pages images are hashed while CRIU appends to them (growing-hash.ts), on the core it leaves free.
-  const hasher = new GrowingFileHasher(images, `${LAYOUT.checkpointDir}/`, /^pages-\d+\.img$/);
-  let stream: PageStream | undefined;
+  // Into an uncompressed archive the memory goes straight from CRIU, written once (page-stream.ts). The
+  // streamer starts now and has the container's loading and freezing to get ready.
+  let stream = temporary && compress === 'none' ? launchPageStream(ctx, peek.processes, images, req.file) : undefined;
+  // Without it, the pages images are hashed while CRIU appends to them (growing-hash.ts).
+  let hasher: GrowingFileHasher | undefined;
   let streamed: StreamedArchive | undefined;
+  // Where the streamed images are, known before CRIU may kill the container (drained()).
+  let drained: Awaited<ReturnType<PageStream['drained']>> | undefined;
   let dumped = false;
   try {
-    // Into an uncompressed archive the memory goes straight from CRIU, written once (page-stream.ts). The
-    // streamer starts before the container is frozen: it only waits on FIFOs until CRIU opens them.
-    if (temporary && compress === 'none') stream = await startPageStream(ctx, peek.processes, images, req.file);
     const result = await checkpointContainer(ctx, {
       ...opts,
       imagePath: images,
@@ -273,31 +277,52 @@ export async function exportContainer(ctx: Context, opts: CheckpointOptions, req
       beforeDump: async (record) => {
         const rootfs = await captureRootfsChanges(record, dir, req.rootfsBase);
         if (rootfs.why) ctx.log.warn(`checkpoint: the rootfs changes are not recorded: ${rootfs.why}`);
-        hasher.start();
+        if (stream && !(await pageStreamReady(ctx, stream))) stream = undefined;
+        if (!stream) {
+          hasher = new GrowingFileHasher(images, `${LAYOUT.checkpointDir}/`, /^pages-\d+\.img$/);
+          hasher.start();
+        }
+        mark('export: rootfs changes captured, pages awaited');
         return { rootfs };
+      },
+      // A streamer that died during the dump may have lost pages CRIU wrote into its FIFOs' buffers: CRIU
+      // must then fail the dump, and not kill the container, so every image is known to be in first.
+      afterDump: async () => {
+        if (stream) drained = await stream.drained();
+        mark('export: every image in');
       },
     });
     dumped = true;
     mark('export: container checkpointed');
-    const known = await hasher.finish();
+    // The streamer's hash of the memory is the last part of the dump to end: what does not wait for it is
+    // done meanwhile (the other files' hashes, the layout files, this host's facts).
+    const host = completeDumpDir(result.record, dir, resolveCriu(ctx));
+    let known = await hasher?.finish();
     if (stream) {
+      known = await hashFilesOf(dir, (rel, st) => !st.isDirectory() && (!st.isFile() || STREAMED_IMAGE.test(rel)));
+      mark('export: other files hashed');
       const { members } = await stream.finish();
       streamed = { archive: stream.archive, reserve: stream.reserve, members };
       mark('export: pages streamed');
     }
-    await finishExport(ctx, result.record, dir, req, resolveCriu(ctx), known, temporary, streamed);
+    await finishExport(ctx, dir, req, host, known, temporary, streamed);
     if (temporary) fs.rmSync(dir, { recursive: true, force: true });
     return result;
   } catch (err) {
-    await hasher.abort();
+    await hasher?.abort();
     if (dumped && !opts.leaveRunning) {
       // The container is gone: its only copy is this directory (with its memory back from the partial archive).
       const msg = err instanceof Error ? err.message : String(err);
       let where = `the checkpoint is kept in ${dir} (restore --image-path ${dir})`;
       try {
         if (streamed) unstream(dir, streamed);
-        else if (stream) {
-          // The streamer failed after CRIU was done: where each image lies in its file is not known.
+        else if (stream && drained) {
+          // The streamer failed while hashing: every image is in (drained), in the archive or spilled.
+          for (const name of drained.spilled) fs.renameSync(path.join(images, `${name}.spill`), path.join(images, name));
+          await stream.abort({ keepArchive: true });
+          unstream(dir, { archive: stream.archive, members: drained.spliced });
+        } else if (stream) {
+          // Only should CRIU skip its post-dump notification: where each image lies is then not known.
           await stream.abort({ keepArchive: true });
           where = `the checkpoint is incomplete: CRIU's memory images are in ${stream.archive}, unfinished, the rest in ${dir}`;
         }
@@ -318,19 +343,33 @@ export async function exportContainer(ctx: Context, opts: CheckpointOptions, req
   }
 }
 
+/** The pages images a streamer takes (through FIFOs) or spills: its own hash covers them. */
+const STREAMED_IMAGE = new RegExp(`^${LAYOUT.checkpointDir}/pages-\\d+\\.img(\\.spill)?$`);
+
 /**
  * FIFOs for the container's pages images and the streamer behind them, or undefined (the export then copies
  * the images as before) when it cannot start. One FIFO per process: CRIU numbers pages images from 1.
  */
-async function startPageStream(ctx: Context, processes: number | undefined, images: string, file: string): Promise<PageStream | undefined> {
+function launchPageStream(ctx: Context, processes: number | undefined, images: string, file: string): PageStream | undefined {
   const n = Math.min(processes ?? 8, 256);
   const stream = new PageStream(images, partialArchivePath(file), manifestReserve(n), n);
   try {
-    await stream.start();
+    stream.launch();
     return stream;
   } catch (err) {
     ctx.log.debug(`checkpoint: memory images will be copied into the archive: ${err instanceof Error ? err.message : String(err)}`);
     return undefined;
+  }
+}
+
+/** Whether the streamer reads its FIFOs (before CRIU may open them); when not, it is undone and said why. */
+async function pageStreamReady(ctx: Context, stream: PageStream): Promise<boolean> {
+  try {
+    await stream.whenReady();
+    return true;
+  } catch (err) {
+    ctx.log.debug(`checkpoint: memory images will be copied into the archive: ${err instanceof Error ? err.message : String(err)}`);
+    return false;
   }
 }
 

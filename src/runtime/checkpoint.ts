@@ -45,6 +45,11 @@ export interface CheckpointOptions extends CheckpointFlags {
    * returns goes into the checkpoint note. If it throws, the container is thawed and nothing was dumped.
    */
   beforeDump?: (record: ContainerRecord) => Promise<Partial<CheckpointMeta>>;
+  /**
+   * Runs when CRIU has written the images, before it kills (or resumes) the container: CRIU's post-dump
+   * notification. If it throws, CRIU fails the dump and the container runs on.
+   */
+  afterDump?: () => Promise<void>;
 }
 
 /** What a checkpoint produced. */
@@ -209,9 +214,10 @@ export async function checkpointContainer(ctx: Context, opts: CheckpointOptions)
         },
         prestarted: early,
         // status-ready: the images are written and CRIU now serves the memory pages; a restore may start.
-        onNotify: (event) => {
+        onNotify: async (event) => {
           for (const fd of event.fds) fs.closeSync(fd);
           if (event.script === 'status-ready') writeNotes();
+          if (event.script === 'post-dump') await opts.afterDump?.();
         },
       });
     } catch (err) {

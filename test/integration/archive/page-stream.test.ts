@@ -76,7 +76,7 @@ test('a stream that starts while another runs is spilled to a file; unstream put
   assert.deepEqual(spilled, ['pages-2.img']);
   assert.ok(fs.readFileSync(path.join(images, 'pages-2.img')).equals(b), 'the spilled image is a regular file with its bytes');
   fs.mkdirSync(path.join(base, 'checkpoint'));
-  unstream(base, { archive: stream.archive, reserve: stream.reserve, members });
+  unstream(base, { archive: stream.archive, members });
   assert.ok(fs.readFileSync(path.join(base, 'checkpoint', 'pages-1.img')).equals(a), 'the streamed image is back');
   assert.ok(!fs.existsSync(stream.archive));
 });
@@ -102,7 +102,7 @@ test('a streamer that dies leaves no FIFO for CRIU to wait on forever: the next 
   await stream.start();
   t.after(() => stream.abort());
   process.kill(stream.pid!, 'SIGKILL');
-  // The watchdog replaces the FIFOs within a poll; CRIU's open(O_WRONLY|O_CREAT) then fails, not blocks.
+  // Its guard replaces the FIFOs at once; CRIU's open(O_WRONLY|O_CREAT) then fails, not blocks.
   const r = openForWriting(path.join(base, 'pages-1.img'));
   assert.notEqual(r.status, null, 'the open did not wait for a reader that will never come');
   assert.notEqual(r.status, 0, r.stderr);
@@ -126,4 +126,30 @@ test('a streamer that cannot write: the stream being written breaks (EPIPE), lat
   await assert.rejects(stream.finish(), /page streaming failed: splice \d+ .*pages-1\.img/);
   await stream.abort();
   assert.deepEqual(fs.readdirSync(base), []);
+});
+
+test('drained: once the writers are gone, where each image is; a writer still open, or a dead streamer, is an error', async (t) => {
+  const base = scratch(t);
+  const stream = new PageStream(base, path.join(base, 'partial'), 8192, 3);
+  await stream.start();
+  t.after(() => stream.abort());
+  feed(path.join(base, 'pages-1.img'), pattern(3 << 20, 5));
+  const open = fs.openSync(path.join(base, 'pages-2.img'), 'w');
+  fs.writeSync(open, pattern(4096, 6));
+  // CRIU's post-dump comes after it closed its images: a writer still there means an image is not in.
+  await assert.rejects(stream.drained(300), /did not take every image within 0\.3 s/);
+  fs.closeSync(open);
+  const d = await stream.drained();
+  // The second image follows the first, from the next 512-byte boundary after its header hole.
+  const second = 8192 + 512 + (3 << 20);
+  assert.deepEqual(d.spliced, [{ name: 'pages-1.img', header: 8192, size: 3 << 20 }, { name: 'pages-2.img', header: second, size: 4096 }]);
+  assert.deepEqual(d.spilled, []);
+  const { members } = await stream.finish();
+  assert.deepEqual(members.map(({ name, header, size }) => ({ name, header, size })), d.spliced);
+
+  const again = new PageStream(base, path.join(base, 'partial2'), 8192, 1);
+  await again.start();
+  t.after(() => again.abort());
+  process.kill(again.pid!, 'SIGKILL');
+  await assert.rejects(again.drained(), /the page streamer is gone/);
 });

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pagestreamPath } from '../../../src/archive/page-stream';
 import { World, skipReason, waitFor } from '../checkpoint/harness';
 
 const skip = skipReason();
@@ -62,9 +63,17 @@ test('a streamer that dies during the dump: the dump fails, the container runs o
   const w = new World();
   t.after(() => w.cleanup());
   const id = await w.runCounting('streamdies');
-  // Says it is ready, then goes away without reading: CRIU finds FIFOs nobody reads.
+  // The real streamer, killed (SIGKILL) the moment it is ready: only its guard stands between CRIU and FIFOs
+  // nobody reads. (Started with no environment: hence PATH.)
   const fake = w.images('dead-streamer.sh');
-  fs.writeFileSync(fake, '#!/bin/sh\necho ready\nexit 0\n', { mode: 0o755 });
+  const said = w.images('streamer-said');
+  fs.writeFileSync(
+    fake,
+    // (A job in the background reads /dev/null unless told otherwise: hence fd 3.)
+    `#!/bin/sh\nPATH=/usr/bin:/bin\nexec 3<&0\n'${pagestreamPath()}' "$@" <&3 > '${said}' &\n` +
+      `until grep -qs ready '${said}'; do sleep 0.01; done\necho ready\nkill -KILL $!\n`,
+    { mode: 0o755 },
+  );
   const out = w.images('out');
   fs.mkdirSync(out);
   process.env.STASIS_PAGESTREAM = fake;
@@ -78,7 +87,7 @@ test('a streamer that dies during the dump: the dump fails, the container runs o
   // A warning line first (this plain-directory rootfs has no recorded changes), then the one error line.
   const errors = r.stderr.trim().split('\n').filter((l) => !l.includes('level=warning'));
   assert.equal(errors.length, 1, r.stderr);
-  // CRIU either was writing when the FIFO lost its reader (EPIPE) or opened it after the watchdog had put a
+  // CRIU either was writing when the FIFO lost its reader (EPIPE) or opened it after the guard had put a
   // directory in its place (EISDIR): both end the dump.
   assert.match(errors[0], /^stasis: criu dump failed: .*(Broken pipe|Is a directory)/);
   // The error names CRIU's log, kept outside the removed staging directory: this test's to remove.

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { manifestReserve, parseStreamReport } from '../../../src/archive/page-stream';
+import { manifestReserve, parseDrained, parseStreamReport } from '../../../src/archive/page-stream';
 import { imageHeader, planPrefix } from '../../../src/archive/export-in-place';
 import { decodeHeader, noPending } from '../../../src/archive/tar-format';
 
@@ -37,4 +37,12 @@ test('an image header always fits its one-block hole: sizes beyond octal go base
     if (h.kind === 'member') assert.equal(h.header.size, size);
   }
   assert.throws(() => imageHeader(`checkpoint/${'x'.repeat(120)}.img`, 1, 0), /does not fit in one header block/);
+});
+
+test('parseDrained: where each image is, spilled ones by name; bad offsets refused; the final report skips these lines', () => {
+  const text = 'spliced pages-1.img 65536 4096\nspilled pages-2.img 8192\n';
+  assert.deepEqual(parseDrained(text), { spliced: [{ name: 'pages-1.img', header: 65536, size: 4096 }], spilled: ['pages-2.img'] });
+  assert.throws(() => parseDrained('spliced pages-1.img 100 4096\n'), /bad offsets for pages-1\.img/);
+  const report = parseStreamReport(`ready\n${text}drained\nmember pages-1.img 65536 4096 ${'a'.repeat(64)}\n`);
+  assert.deepEqual(report.members.map((m) => m.name), ['pages-1.img']);
 });
