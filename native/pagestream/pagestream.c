@@ -80,11 +80,19 @@ static int quitting;
 
 static pthread_mutex_t failing = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * Puts a directory where the FIFO `path` was: a writer's open then fails (EISDIR) instead of waiting for a
+ * reader. Only a FIFO is replaced. Async-signal-safe (the guard uses it).
+ */
+static void refuse_writers(const char *path) {
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISFIFO(st.st_mode) && unlink(path) == 0) (void)mkdir(path, 0700);
+}
+
 static void fail(const char *step, int err, const char *what) {
 	pthread_mutex_lock(&failing); /* the first failure reports; a second thread's waits here until exit */
 	for (int i = 0; i < nstreams; i++) {
-		if (streams[i].state != WAITING) continue;
-		if (unlink(streams[i].path) == 0) (void)mkdir(streams[i].path, 0700);
+		if (streams[i].state == WAITING) refuse_writers(streams[i].path);
 	}
 	printf("error %s %d %s: %s\n", step, err, what, strerror(err));
 	fflush(stdout);
@@ -181,10 +189,7 @@ static void guard(int told) {
 	while ((n = read(told, &c, 1)) < 0 && errno == EINTR) {
 	}
 	if (n == 1) return;
-	for (int i = 0; i < nstreams; i++) {
-		struct stat st;
-		if (lstat(streams[i].path, &st) == 0 && S_ISFIFO(st.st_mode) && unlink(streams[i].path) == 0) (void)mkdir(streams[i].path, 0700);
-	}
+	for (int i = 0; i < nstreams; i++) refuse_writers(streams[i].path);
 	struct timespec moment = {0, 200 * 1000 * 1000};
 	while (nanosleep(&moment, &moment) < 0 && errno == EINTR) {
 	}
@@ -307,7 +312,7 @@ int main(int argc, char **argv) {
 		const char *name = strrchr(s->path, '/') ? strrchr(s->path, '/') + 1 : s->path;
 		if (s->state == WAITING) {
 			/* Nobody may wait on it from now on: stdin also closes when stasis dies, with CRIU still running. */
-			if (unlink(s->path) == 0) (void)mkdir(s->path, 0700);
+			refuse_writers(s->path);
 			printf("unused %s\n", name);
 			continue;
 		}

@@ -61,12 +61,17 @@ export function parseStreamReport(text: string): { members: StreamedMember[]; sp
     else if (f[0] === 'error') throw new ArchiveError('system', `page streaming failed: ${line.slice('error '.length)}`);
     else throw new ArchiveError('system', `page streaming: unexpected report line ${JSON.stringify(line)}`);
   }
-  for (const m of out.members) {
+  checkOffsets(out.members);
+  return out;
+}
+
+/** Refuses offsets no archive member can have (the header must start a 512-byte block). */
+function checkOffsets(members: Omit<StreamedMember, 'sha256'>[]): void {
+  for (const m of members) {
     if (!Number.isSafeInteger(m.header) || m.header % BLOCK !== 0 || !Number.isSafeInteger(m.size)) {
       throw new ArchiveError('system', `page streaming: bad offsets for ${m.name}`);
     }
   }
-  return out;
 }
 
 /** Where the images are once every stream is in (the streamer's answer to "d"), hashes not included. Pure. */
@@ -77,11 +82,7 @@ export function parseDrained(text: string): { spliced: Omit<StreamedMember, 'sha
     if (f[0] === 'spliced' && f.length === 4) out.spliced.push({ name: f[1], header: Number(f[2]), size: Number(f[3]) });
     else if (f[0] === 'spilled' && f.length === 3) out.spilled.push(f[1]);
   }
-  for (const m of out.spliced) {
-    if (!Number.isSafeInteger(m.header) || m.header % BLOCK !== 0 || !Number.isSafeInteger(m.size)) {
-      throw new ArchiveError('system', `page streaming: bad offsets for ${m.name}`);
-    }
-  }
+  checkOffsets(out.spliced);
   return out;
 }
 
